@@ -1,0 +1,40 @@
+# tmcluster — run `make help` for the targets.
+SHELL := /bin/bash
+GO    ?= go
+BUF   := $(GO) tool -modfile=tools/go.mod buf
+BIN   := bin
+PKGS  := ./...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build tmd, tmctl, bankd and tmbench into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: proto
+proto: ## regenerate the Go code from proto/ (byte-identical to what is committed)
+	$(BUF) generate
+
+.PHONY: proto-check
+proto-check: proto ## fail if the committed generated code differs from `make proto`
+	@git diff --exit-code -- proto || { echo "generated code is stale: run make proto and commit"; exit 1; }
+
+.PHONY: lint
+lint: ## buf lint, gofmt and go vet
+	$(BUF) lint
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+.PHONY: test
+test: ## unit, in-process cluster and system tests, with the race detector
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+
+.PHONY: test-short
+test-short: ## the fast tier only (no race detector)
+	$(GO) test -short -count=1 $(PKGS)
