@@ -4,10 +4,7 @@ package raftlog
 // in by the implementation files; signatures here change only by agreement.
 
 import (
-	"time"
-
 	tmv1 "github.com/tmcluster/tmcluster/proto/tm/v1"
-	tmlogv1 "github.com/tmcluster/tmcluster/proto/tmlog/v1"
 )
 
 // Result is what Apply returns for every command: the register's value after
@@ -57,21 +54,3 @@ type Server struct {
 	RaftAddress string
 	Voter       bool
 }
-
-// Compile-time reminders of the command types the FSM must dispatch.
-var _ = []tmlogv1.CommandType{
-	tmlogv1.CommandType_COMMAND_TYPE_BARRIER,
-	tmlogv1.CommandType_COMMAND_TYPE_BEGIN,
-	tmlogv1.CommandType_COMMAND_TYPE_ENLIST,
-	tmlogv1.CommandType_COMMAND_TYPE_PREPARE,
-	tmlogv1.CommandType_COMMAND_TYPE_DECIDE,
-	tmlogv1.CommandType_COMMAND_TYPE_ACK,
-	tmlogv1.CommandType_COMMAND_TYPE_COLLECT,
-	tmlogv1.CommandType_COMMAND_TYPE_REGISTER_PARTICIPANT,
-	tmlogv1.CommandType_COMMAND_TYPE_REMOVE_PARTICIPANT,
-	tmlogv1.CommandType_COMMAND_TYPE_SET_NODE,
-	tmlogv1.CommandType_COMMAND_TYPE_REMOVE_NODE,
-	tmlogv1.CommandType_COMMAND_TYPE_INIT_CLUSTER,
-}
-
-var _ = time.Duration(0)

@@ -26,6 +26,17 @@ var (
 	ErrUnknownParticipant = errors.New("raftlog: unknown participant")
 )
 
+// Errors returned by the codec.
+var (
+	// ErrInvalidTxID is returned by ParseTxID for a string that is not a
+	// canonical tx id ("tx-<term>-<index>-<seq>", lower-case hex, no leading
+	// zeros). It never appears in a Result.
+	ErrInvalidTxID = errors.New("raftlog: invalid transaction id")
+	// ErrNotCommand is returned by EncodeCommand for a message that is not
+	// one of the command bodies of tmlog.v1. Nothing was encoded.
+	ErrNotCommand = errors.New("raftlog: not a command body")
+)
+
 // Errors returned by the Node.
 var (
 	// ErrNotLeader is returned when a proposal is made on a node that is not
