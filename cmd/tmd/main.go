@@ -1,0 +1,182 @@
+// Command tmd is a tmcluster node: a Raft member that serves the
+// TransactionService and ClusterService on gRPC and, while it leads, drives
+// two-phase commit.
+//
+//	tmd --id n1 --data-dir DIR --grpc-addr 127.0.0.1:7001 --raft-addr 127.0.0.1:7101 --bootstrap
+//	tmd --id n2 --data-dir DIR2 --grpc-addr 127.0.0.1:7002 --raft-addr 127.0.0.1:7102 --join 127.0.0.1:7001
+//
+// A node restarted on its own data dir rejoins by itself: --bootstrap and
+// --join are ignored when the data dir already holds Raft state.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/tmcluster/tmcluster/raftlog"
+	"github.com/tmcluster/tmcluster/server"
+)
+
+type options struct {
+	id, dataDir, grpcAddr, raftAddr, join string
+	bootstrap                             bool
+	retention, defaultTimeout, maxTimeout time.Duration
+	heartbeat, election                   time.Duration
+	logFormat, logLevel                   string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("tmd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.id, "id", "", "this node's Raft server id (required)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory for the Raft log, stable store and snapshots (required)")
+	fs.StringVar(&o.grpcAddr, "grpc-addr", "127.0.0.1:7001", "host:port of the gRPC API")
+	fs.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:7101", "host:port of the Raft transport")
+	fs.BoolVar(&o.bootstrap, "bootstrap", false, "bootstrap a new cluster with this node (ignored when the data dir holds Raft state)")
+	fs.StringVar(&o.join, "join", "", "gRPC address of any member to join through (ignored when the data dir holds Raft state)")
+	fs.DurationVar(&o.retention, "retention", 24*time.Hour, "how long decided records and idempotency keys are kept")
+	fs.DurationVar(&o.defaultTimeout, "default-timeout", 30*time.Second, "transaction timeout when a request gives none")
+	fs.DurationVar(&o.maxTimeout, "max-timeout", 10*time.Minute, "longest transaction timeout a request may ask")
+	fs.DurationVar(&o.heartbeat, "heartbeat-timeout", 500*time.Millisecond, "Raft heartbeat timeout")
+	fs.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "Raft election timeout")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.id == "":
+		return nil, errors.New("--id is required")
+	case o.dataDir == "":
+		return nil, errors.New("--data-dir is required")
+	case o.bootstrap && o.join != "":
+		return nil, errors.New("--bootstrap and --join exclude each other")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tmd:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "tmd:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func run(o *options) error {
+	log := newLogger(o.logFormat, o.logLevel).With("node", o.id)
+	if err := claimDataDir(o.dataDir, o.id); err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", o.grpcAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --grpc-addr %s: %w", o.grpcAddr, err)
+	}
+	node, err := raftlog.Open(raftlog.Config{
+		ID: o.id, RaftAddr: o.raftAddr, DataDir: o.dataDir, Bootstrap: o.bootstrap,
+		HeartbeatTimeout: o.heartbeat, ElectionTimeout: o.election, LeaderLeaseTimeout: o.heartbeat / 2,
+	})
+	if err != nil {
+		lis.Close()
+		return fmt.Errorf("open raft: %w", err)
+	}
+	srv, err := server.New(server.Config{
+		NodeID: o.id, GRPCAddr: o.grpcAddr, RaftAddr: o.raftAddr, Raft: node, Logger: log,
+		Retention: o.retention, DefaultTimeout: o.defaultTimeout, MaxTimeout: o.maxTimeout,
+	})
+	if err != nil {
+		node.Shutdown()
+		lis.Close()
+		return err
+	}
+	gs := grpc.NewServer()
+	srv.Register(gs)
+	srv.Start()
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	log.Info("tmd started", "grpc", o.grpcAddr, "raft", o.raftAddr, "had_state", node.HadState())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if o.join != "" && !node.HadState() {
+		if err := join(ctx, o, log); err != nil {
+			log.Error("join failed", "err", err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-served:
+		log.Error("grpc server stopped", "err", err)
+	}
+	shutdown(gs, srv, node)
+	return nil
+}
+
+func shutdown(gs *grpc.Server, srv *server.Server, node *raftlog.Node) {
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	srv.Close()
+	node.Shutdown()
+}
+
+// claimDataDir creates the data dir if needed, checks it is writable, and
+// refuses a dir that belongs to another node id.
+func claimDataDir(dir, id string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	idFile := filepath.Join(dir, "node-id")
+	b, err := os.ReadFile(idFile)
+	switch {
+	case err == nil:
+		if owner := strings.TrimSpace(string(b)); owner != id {
+			return fmt.Errorf("data dir %s belongs to node %q, not %q", dir, owner, id)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if err := os.WriteFile(idFile, []byte(id+"\n"), 0o640); err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	return nil
+}

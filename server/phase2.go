@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	tmv1 "github.com/tmcluster/tmcluster/proto/tm/v1"
+	tmlogv1 "github.com/tmcluster/tmcluster/proto/tmlog/v1"
+)
+
+// phase2 delivers applied decisions to participants: one goroutine per
+// branch retries with capped exponential backoff and jitter until the
+// participant acknowledges, so one dead participant slows no other. The
+// acknowledgements are logged in batches by runAcks.
+type phase2 struct {
+	l    *leadership
+	acks chan *tmlogv1.Ack
+
+	mu     sync.Mutex
+	active map[string]bool // tx ids being delivered
+}
+
+func newPhase2(l *leadership) *phase2 {
+	return &phase2{l: l, acks: make(chan *tmlogv1.Ack, 4096), active: make(map[string]bool)}
+}
+
+// needsPhaseTwo reports whether branch b of a transaction decided with
+// state must still hear the decision.
+func needsPhaseTwo(state tmv1.TransactionState, b *tmv1.Branch) bool {
+	switch b.GetState() {
+	case tmv1.BranchState_BRANCH_STATE_PREPARED:
+		return true
+	case tmv1.BranchState_BRANCH_STATE_ENLISTED:
+		// Never prepared as far as the log knows, but a Prepare may have
+		// reached it: an abort must leave a tombstone there.
+		return state == tmv1.TransactionState_TRANSACTION_STATE_ABORTED
+	}
+	return false
+}
+
+func decided(tx *tmv1.Transaction) bool {
+	st := tx.GetState()
+	return st == tmv1.TransactionState_TRANSACTION_STATE_COMMITTED || st == tmv1.TransactionState_TRANSACTION_STATE_ABORTED
+}
+
+// start delivers tx's applied decision to every branch that needs it, unless
+// a delivery for tx is already running. tx must be a value Apply returned or
+// the FSM holds: phase two never acts on a proposal (rule 1).
+func (p *phase2) start(tx *tmv1.Transaction) {
+	if tx == nil || !decided(tx) || tx.GetCompleted() {
+		return
+	}
+	p.mu.Lock()
+	if p.active[tx.GetTxId()] {
+		p.mu.Unlock()
+		return
+	}
+	p.active[tx.GetTxId()] = true
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, b := range tx.GetBranches() {
+		if !needsPhaseTwo(tx.GetState(), b) {
+			continue
+		}
+		wg.Add(1)
+		p.l.go_(func() { defer wg.Done(); p.deliver(tx, b) })
+	}
+	p.l.go_(func() {
+		wg.Wait()
+		p.mu.Lock()
+		delete(p.active, tx.GetTxId())
+		p.mu.Unlock()
+	})
+}
+
+// deliver sends Commit or Abort to one branch until it is acknowledged, the
+// participant answers FAILED_PRECONDITION (a heuristic hazard), or
+// leadership ends.
+func (p *phase2) deliver(tx *tmv1.Transaction, b *tmv1.Branch) {
+	s := p.l.s
+	backoff := s.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := s.sendDecision(p.l.ctx, tx, b)
+		ack := &tmlogv1.Ack{TxId: tx.GetTxId(), BranchId: b.GetBranchId()}
+		switch {
+		case err == nil && tx.GetState() == tmv1.TransactionState_TRANSACTION_STATE_COMMITTED:
+			ack.State = tmv1.BranchState_BRANCH_STATE_COMMITTED
+		case err == nil:
+			ack.State = tmv1.BranchState_BRANCH_STATE_ABORTED
+		case status.Code(err) == codes.FailedPrecondition:
+			ack.State, ack.Reason = tmv1.BranchState_BRANCH_STATE_HEURISTIC_HAZARD, status.Convert(err).Message()
+			s.log.Error("HEURISTIC HAZARD: participant refused the decision", "tx_id", tx.GetTxId(),
+				"branch", b.GetBranchId(), "participant", b.GetParticipant(), "decision", tx.GetState().String(), "err", err)
+		default:
+			if p.l.ctx.Err() != nil {
+				return
+			}
+			s.log.Debug("phase two retry", "tx_id", tx.GetTxId(), "branch", b.GetBranchId(), "attempt", attempt, "err", err)
+			if !sleep(p.l.ctx, jitter(backoff)) {
+				return
+			}
+			backoff = min(2*backoff, s.cfg.RetryMax)
+			continue
+		}
+		select {
+		case p.acks <- ack:
+		case <-p.l.ctx.Done():
+		}
+		return
+	}
+}
+
+// jitter spreads d over [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	half := int64(d / 2)
+	if half <= 0 {
+		return d
+	}
+	return time.Duration(half + rand.Int64N(half))
+}
+
+// sendDecision sends the applied decision of tx to branch b.
+func (s *Server) sendDecision(ctx context.Context, tx *tmv1.Transaction, b *tmv1.Branch) error {
+	client, err := s.participantClient(b.GetParticipant())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PrepareTimeout)
+	defer cancel()
+	if tx.GetState() == tmv1.TransactionState_TRANSACTION_STATE_COMMITTED {
+		_, err = client.Commit(ctx, &tmv1.CommitRequest{TxId: tx.GetTxId(), BranchId: b.GetBranchId(),
+			DecisionIndex: tx.GetDecisionIndex(), DecisionTerm: tx.GetDecisionTerm()})
+		return err
+	}
+	ttl := time.Until(tx.GetDeadline().AsTime())
+	if ttl < 0 {
+		ttl = 0
+	}
+	_, err = client.Abort(ctx, &tmv1.AbortRequest{TxId: tx.GetTxId(), BranchId: b.GetBranchId(),
+		DecisionIndex: tx.GetDecisionIndex(), DecisionTerm: tx.GetDecisionTerm(),
+		TombstoneTtl: durationpb.New(ttl + s.cfg.PrepareTimeout)})
+	return err
+}
+
+// runAcks logs acknowledgements in batches: it takes what has queued up in
+// AckBatchDelay (at most AckBatchMax) and proposes one entry. A lost batch is
+// harmless: the next leader finds the branches unacknowledged and delivers
+// the decision again, which participants answer idempotently.
+func (p *phase2) runAcks() {
+	s := p.l.s
+	for {
+		var batch []*tmlogv1.Ack
+		select {
+		case <-p.l.ctx.Done():
+			return
+		case a := <-p.acks:
+			batch = append(batch, a)
+		}
+		timer := time.NewTimer(s.cfg.AckBatchDelay)
+	fill:
+		for len(batch) < s.cfg.AckBatchMax {
+			select {
+			case a := <-p.acks:
+				batch = append(batch, a)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		if _, err := s.raft.Propose(&tmlogv1.AckCommand{Acks: batch}); err != nil {
+			// The reaper's scan delivers these branches again.
+			s.log.Warn("acknowledgement batch not logged", "acks", len(batch), "err", err)
+			continue
+		}
+		s.acked.fire()
+	}
+}
