@@ -63,8 +63,8 @@ func newTestCluster(t *testing.T) *testCluster {
 func (c *testCluster) config(id, addr string, bootstrap bool) Config {
 	return Config{
 		ID: id, RaftAddr: addr, DataDir: c.dirs[id], Bootstrap: bootstrap,
-		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
-		LeaderLeaseTimeout: 100 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
+		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond, CommitTimeout: 5 * time.Millisecond,
 		TrailingLogs: 4, LogOutput: c.logs, LogLevel: "info",
 	}
 }
@@ -197,9 +197,11 @@ func TestClusterReplicatesAndSurvivesLeaderLoss(t *testing.T) {
 	if id, addr := n2.Leader(); id != "n1" || addr != c.addrs["n1"] {
 		t.Errorf("n2 sees leader %q at %q", id, addr)
 	}
-	if n2.FSM().AppliedIndex() < res.Index || n2.CommitIndex() < res.Index {
-		t.Errorf("n2 applied %d commit %d, want >= %d", n2.FSM().AppliedIndex(), n2.CommitIndex(), res.Index)
-	}
+	// A follower learns the commit index with the next AppendEntries, which
+	// may come after it applied the entry from an installed snapshot.
+	eventually(t, "n2 to apply and learn the commit index", func() bool {
+		return n2.FSM().AppliedIndex() >= res.Index && n2.CommitIndex() >= res.Index
+	})
 
 	// The leader goes: another is elected and still has the decision.
 	if err := n1.Shutdown(); err != nil {

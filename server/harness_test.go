@@ -91,8 +91,8 @@ func freeAddr(t *testing.T) string {
 func testRaftConfig(id, addr, dir string, bootstrap bool) raftlog.Config {
 	return raftlog.Config{
 		ID: id, RaftAddr: addr, DataDir: dir, Bootstrap: bootstrap,
-		HeartbeatTimeout: 300 * time.Millisecond, ElectionTimeout: 300 * time.Millisecond,
-		LeaderLeaseTimeout: 150 * time.Millisecond, LogLevel: "error",
+		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond, LogLevel: "error",
 	}
 }
 
