@@ -16,6 +16,12 @@ build: ## build tmd, tmctl, bankd and tmbench into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+.PHONY: demo
+demo: ## build, then run the demo: 3 nodes, 2 banks, payments, the leader killed halfway
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+	$(BIN)/tmdemo --bin $(BIN)
+
 .PHONY: proto
 proto: ## regenerate the Go code from proto/ (byte-identical to what is committed)
 	$(BUF) generate
