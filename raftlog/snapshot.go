@@ -83,12 +83,23 @@ func (f *FSM) MarshalState() ([]byte, error) {
 // string was validated when its command was decoded). Safe from any
 // goroutine.
 func (f *FSM) Digest() string {
-	data, err := f.MarshalState()
+	_, d := f.DigestAt()
+	return d
+}
+
+// DigestAt returns Digest together with the applied index of the same
+// state, read under one lock, so that replicas can be compared at equal
+// indexes while entries keep applying.
+func (f *FSM) DigestAt() (applied uint64, digest string) {
+	f.mu.RLock()
+	snap, applied := f.st.freeze(), f.applied
+	f.mu.RUnlock()
+	data, err := encodeSnapshot(snap)
 	if err != nil {
-		return ""
+		return applied, ""
 	}
 	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+	return applied, hex.EncodeToString(sum[:])
 }
 
 // Snapshot implements raft.FSM. hashicorp/raft calls it from its FSM

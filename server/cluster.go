@@ -19,14 +19,14 @@ type clusterService struct {
 }
 
 // GetClusterStatus reports this node's own view.
-func (c *clusterService) GetClusterStatus(ctx context.Context, _ *tmv1.GetClusterStatusRequest) (*tmv1.GetClusterStatusResponse, error) {
+func (c *clusterService) GetClusterStatus(ctx context.Context, req *tmv1.GetClusterStatusRequest) (*tmv1.GetClusterStatusResponse, error) {
 	s := c.s
 	leaderID, _ := s.raft.Leader()
 	nodes, err := s.nodes(leaderID)
 	if err != nil {
 		return nil, err
 	}
-	return &tmv1.GetClusterStatusResponse{
+	resp := &tmv1.GetClusterStatusResponse{
 		LeaderId:     leaderID,
 		Nodes:        nodes,
 		Term:         s.raft.Term(),
@@ -34,7 +34,11 @@ func (c *clusterService) GetClusterStatus(ctx context.Context, _ *tmv1.GetCluste
 		AppliedIndex: s.fsm.AppliedIndex(),
 		ClusterId:    s.fsm.ClusterID(),
 		NodeId:       s.cfg.NodeID,
-	}, nil
+	}
+	if req.GetIncludeStateDigest() {
+		resp.StateDigestIndex, resp.StateDigest = s.fsm.DigestAt()
+	}
+	return resp, nil
 }
 
 func (s *Server) nodes(leaderID string) ([]*tmv1.Node, error) {

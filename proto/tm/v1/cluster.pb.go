@@ -23,9 +23,12 @@ const (
 )
 
 type GetClusterStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Also compute state_digest (it encodes the whole replicated state: ask
+	// for it when comparing replicas, not when polling).
+	IncludeStateDigest bool `protobuf:"varint,1,opt,name=include_state_digest,json=includeStateDigest,proto3" json:"include_state_digest,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetClusterStatusRequest) Reset() {
@@ -58,6 +61,13 @@ func (*GetClusterStatusRequest) Descriptor() ([]byte, []int) {
 	return file_tm_v1_cluster_proto_rawDescGZIP(), []int{0}
 }
 
+func (x *GetClusterStatusRequest) GetIncludeStateDigest() bool {
+	if x != nil {
+		return x.IncludeStateDigest
+	}
+	return false
+}
+
 type GetClusterStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty while no leader is known.
@@ -71,9 +81,14 @@ type GetClusterStatusResponse struct {
 	// Fixed at bootstrap.
 	ClusterId string `protobuf:"bytes,6,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	// The id of the node that answered.
-	NodeId        string `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NodeId string `protobuf:"bytes,7,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// With include_state_digest: SHA-256 (hex) of the answering node's
+	// replicated state at state_digest_index. Nodes at the same index must
+	// report the same digest.
+	StateDigest      string `protobuf:"bytes,8,opt,name=state_digest,json=stateDigest,proto3" json:"state_digest,omitempty"`
+	StateDigestIndex uint64 `protobuf:"varint,9,opt,name=state_digest_index,json=stateDigestIndex,proto3" json:"state_digest_index,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetClusterStatusResponse) Reset() {
@@ -153,6 +168,20 @@ func (x *GetClusterStatusResponse) GetNodeId() string {
 		return x.NodeId
 	}
 	return ""
+}
+
+func (x *GetClusterStatusResponse) GetStateDigest() string {
+	if x != nil {
+		return x.StateDigest
+	}
+	return ""
+}
+
+func (x *GetClusterStatusResponse) GetStateDigestIndex() uint64 {
+	if x != nil {
+		return x.StateDigestIndex
+	}
+	return 0
 }
 
 type Node struct {
@@ -846,8 +875,9 @@ var File_tm_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_tm_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x13tm/v1/cluster.proto\x12\x05tm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n" +
-	"\x17GetClusterStatusRequest\"\xee\x01\n" +
+	"\x13tm/v1/cluster.proto\x12\x05tm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"K\n" +
+	"\x17GetClusterStatusRequest\x120\n" +
+	"\x14include_state_digest\x18\x01 \x01(\bR\x12includeStateDigest\"\xbf\x02\n" +
 	"\x18GetClusterStatusResponse\x12\x1b\n" +
 	"\tleader_id\x18\x01 \x01(\tR\bleaderId\x12!\n" +
 	"\x05nodes\x18\x02 \x03(\v2\v.tm.v1.NodeR\x05nodes\x12\x12\n" +
@@ -856,7 +886,9 @@ const file_tm_v1_cluster_proto_rawDesc = "" +
 	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x06 \x01(\tR\tclusterId\x12\x17\n" +
-	"\anode_id\x18\a \x01(\tR\x06nodeId\"\x8a\x01\n" +
+	"\anode_id\x18\a \x01(\tR\x06nodeId\x12!\n" +
+	"\fstate_digest\x18\b \x01(\tR\vstateDigest\x12,\n" +
+	"\x12state_digest_index\x18\t \x01(\x04R\x10stateDigestIndex\"\x8a\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fgrpc_address\x18\x02 \x01(\tR\vgrpcAddress\x12!\n" +
