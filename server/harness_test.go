@@ -33,6 +33,7 @@ type testNode struct {
 	srv                *Server
 	gs                 *grpc.Server
 	conn               *grpc.ClientConn
+	mu                 sync.Mutex
 	down               bool
 }
 
@@ -155,7 +156,9 @@ func (c *testCluster) start(tn *testNode, bootstrap bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tn.mu.Lock()
 	tn.conn, tn.down = conn, false
+	tn.mu.Unlock()
 }
 
 // kill stops a node without grace: the gRPC server drops its connections,
@@ -163,6 +166,20 @@ func (c *testCluster) start(tn *testNode, bootstrap bool) {
 // keeps whatever was fsynced).
 func (c *testCluster) kill(i int) {
 	tn := c.nodes[i]
+	c.crash(i)
+	if tn.srv != nil {
+		tn.srv.Close()
+		tn.srv = nil
+	}
+}
+
+// crash stops a node's gRPC server and Raft but not its Server, so it can
+// be called from inside the Server's own goroutines (a faultRaft hook); kill
+// or the cleanup closes the Server afterwards.
+func (c *testCluster) crash(i int) {
+	tn := c.nodes[i]
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
 	if tn.down {
 		return
 	}
@@ -170,7 +187,6 @@ func (c *testCluster) kill(i int) {
 	tn.gs.Stop()
 	tn.conn.Close()
 	tn.node.Shutdown()
-	tn.srv.Close()
 }
 
 // restart brings a killed node back on its data dir.
@@ -198,7 +214,7 @@ func (c *testCluster) waitLeader() int {
 	var idx int
 	eventually(c.t, 15*time.Second, func() bool {
 		for i, tn := range c.nodes {
-			if tn.down {
+			if tn.isDown() {
 				continue
 			}
 			if l, _ := tn.srv.current(); l != nil {
@@ -215,11 +231,17 @@ func (c *testCluster) waitLeader() int {
 	return idx
 }
 
+func (tn *testNode) isDown() bool {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return tn.down
+}
+
 // follower returns the index of a live node that does not lead.
 func (c *testCluster) follower() int {
 	lead := c.waitLeader()
 	for i, tn := range c.nodes {
-		if i != lead && !tn.down {
+		if i != lead && !tn.isDown() {
 			return i
 		}
 	}
@@ -234,7 +256,7 @@ func (c *testCluster) waitApplied() {
 	target := lead.node.FSM().AppliedIndex()
 	eventually(c.t, 10*time.Second, func() bool {
 		for _, tn := range c.nodes {
-			if !tn.down && tn.node.FSM().AppliedIndex() < target {
+			if !tn.isDown() && tn.node.FSM().AppliedIndex() < target {
 				return false
 			}
 		}

@@ -22,12 +22,21 @@ type phase2 struct {
 	l    *leadership
 	acks chan *tmlogv1.Ack
 
-	mu     sync.Mutex
-	active map[string]bool // tx ids being delivered
+	mu       sync.Mutex
+	active   map[string]bool                 // tx ids being delivered
+	attempts map[string]map[string]*attempts // tx id → branch id → what delivery has tried
+}
+
+// attempts is this leader's phase-two record of one branch, shown in
+// GetTransaction; it is not replicated (a new leader starts counting anew).
+type attempts struct {
+	n       uint32
+	lastErr string
 }
 
 func newPhase2(l *leadership) *phase2 {
-	return &phase2{l: l, acks: make(chan *tmlogv1.Ack, 4096), active: make(map[string]bool)}
+	return &phase2{l: l, acks: make(chan *tmlogv1.Ack, 4096), active: make(map[string]bool),
+		attempts: make(map[string]map[string]*attempts)}
 }
 
 // needsPhaseTwo reports whether branch b of a transaction decided with
@@ -76,8 +85,45 @@ func (p *phase2) start(tx *tmv1.Transaction) {
 		wg.Wait()
 		p.mu.Lock()
 		delete(p.active, tx.GetTxId())
+		delete(p.attempts, tx.GetTxId())
 		p.mu.Unlock()
 	})
+}
+
+// note records one delivery attempt of a branch and its error, if any.
+func (p *phase2) note(txID, branchID string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	byBranch := p.attempts[txID]
+	if byBranch == nil {
+		byBranch = make(map[string]*attempts)
+		p.attempts[txID] = byBranch
+	}
+	a := byBranch[branchID]
+	if a == nil {
+		a = &attempts{}
+		byBranch[branchID] = a
+	}
+	a.n++
+	if err != nil {
+		a.lastErr = err.Error()
+	}
+}
+
+// decorate adds the attempts and last errors of deliveries in progress to
+// tx's branches (tx is the caller's copy).
+func (p *phase2) decorate(tx *tmv1.Transaction) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	byBranch := p.attempts[tx.GetTxId()]
+	for _, b := range tx.GetBranches() {
+		if a := byBranch[b.GetBranchId()]; a != nil {
+			b.Attempts = a.n
+			if a.lastErr != "" && b.GetReason() == "" {
+				b.Reason = "phase two: " + a.lastErr
+			}
+		}
+	}
 }
 
 // deliver sends Commit or Abort to one branch until it is acknowledged, the
@@ -88,6 +134,7 @@ func (p *phase2) deliver(tx *tmv1.Transaction, b *tmv1.Branch) {
 	backoff := s.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		err := s.sendDecision(p.l.ctx, tx, b)
+		p.note(tx.GetTxId(), b.GetBranchId(), err)
 		ack := &tmlogv1.Ack{TxId: tx.GetTxId(), BranchId: b.GetBranchId()}
 		switch {
 		case err == nil && tx.GetState() == tmv1.TransactionState_TRANSACTION_STATE_COMMITTED:

@@ -156,7 +156,7 @@ func (l *leadership) proposeAbort(r raftlog.Record, kind tmlogv1.DecideKind, rea
 // GetTransaction reports one attempt. NOT_FOUND is not an outcome.
 func (t *txService) GetTransaction(ctx context.Context, req *tmv1.GetTransactionRequest) (*tmv1.GetTransactionResponse, error) {
 	s := t.s
-	_, conn, err := s.route(ctx)
+	l, conn, err := s.route(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +171,7 @@ func (t *txService) GetTransaction(ctx context.Context, req *tmv1.GetTransaction
 	if !ok {
 		return nil, s.absentError(req.GetTxId(), mint)
 	}
+	l.phase2.decorate(r.Tx)
 	return &tmv1.GetTransactionResponse{Transaction: r.Tx}, nil
 }
 
