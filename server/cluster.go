@@ -187,7 +187,7 @@ func (c *clusterService) ListParticipants(ctx context.Context, req *tmv1.ListPar
 // RemoveParticipant removes a participant with no incomplete branches.
 func (c *clusterService) RemoveParticipant(ctx context.Context, req *tmv1.RemoveParticipantRequest) (*tmv1.RemoveParticipantResponse, error) {
 	s := c.s
-	_, conn, err := s.route(ctx)
+	l, conn, err := s.route(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +196,12 @@ func (c *clusterService) RemoveParticipant(ctx context.Context, req *tmv1.Remove
 	}
 	if err := validateName("name", req.GetName()); err != nil {
 		return nil, err
+	}
+	if l.drivesFor(req.GetName()) {
+		// One-shot transactions in flight have no record yet for the FSM's
+		// own check to see.
+		return nil, apiError(codes.FailedPrecondition, tmv1.ReasonParticipantBusy,
+			"participant "+req.GetName()+" has transactions in flight")
 	}
 	res, err := s.raft.Propose(&tmlogv1.RemoveParticipantCommand{Name: req.GetName(), TimeUnixNano: s.cfg.Now().UnixNano()})
 	if err != nil {

@@ -51,11 +51,15 @@ func (l *leadership) startDriverLocked(p plan) *driver {
 		return d
 	}
 	d := &driver{plan: p, done: make(chan struct{})}
+	if !l.go_(func() { l.drive(d) }) {
+		d.err = noLeader("leadership lost")
+		close(d.done)
+		return d
+	}
 	l.drivers[p.txID] = d
 	if p.key != "" && l.byKey[p.key] == nil {
 		l.byKey[p.key] = d
 	}
-	l.go_(func() { l.drive(d) })
 	return d
 }
 
@@ -67,6 +71,20 @@ func (l *leadership) finishDriver(d *driver) {
 	}
 	l.mu.Unlock()
 	close(d.done)
+}
+
+// drivesFor reports whether a running driver has a branch at participant.
+func (l *leadership) drivesFor(participant string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, d := range l.drivers {
+		for _, b := range d.plan.branches {
+			if b.GetParticipant() == participant {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // runningDriver returns the driver for txID, or nil.
@@ -84,6 +102,11 @@ func (l *leadership) runningDriver(txID string) *driver {
 func (l *leadership) drive(d *driver) {
 	defer l.finishDriver(d)
 	p := d.plan
+	if p.mint.Index <= l.s.fsm.GCFloor() {
+		// The decision entry would be refused (TX_TOO_OLD): prepare nothing.
+		d.err = applyError(p.txID, raftlog.ErrTxTooOld, nil)
+		return
+	}
 	if err := l.s.raft.VerifyLeader(); err != nil {
 		d.err = noLeader("leadership not verified: " + err.Error())
 		return

@@ -18,7 +18,10 @@ type leadership struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ready  chan struct{} // closed once the barrier applied and ids may be minted
-	wg     sync.WaitGroup
+
+	wgMu    sync.Mutex // guards wg.Add against stop's Wait
+	wg      sync.WaitGroup
+	stopped bool
 
 	mu      sync.Mutex
 	mint    raftlog.Mint       // term and index of the latest mint barrier; Seq counts up
@@ -58,15 +61,27 @@ func (l *leadership) start() {
 	})
 }
 
-// stop cancels every duty and waits for them to return.
+// stop cancels every duty and waits for them to return. Nothing starts on
+// this leadership afterwards.
 func (l *leadership) stop() {
+	l.wgMu.Lock()
+	l.stopped = true
+	l.wgMu.Unlock()
 	l.cancel()
 	l.wg.Wait()
 }
 
-func (l *leadership) go_(f func()) {
+// go_ runs f as one of this leadership's duties, unless it has stopped
+// (then it reports false and f never runs).
+func (l *leadership) go_(f func()) bool {
+	l.wgMu.Lock()
+	defer l.wgMu.Unlock()
+	if l.stopped {
+		return false
+	}
 	l.wg.Add(1)
 	go func() { defer l.wg.Done(); f() }()
+	return true
 }
 
 func (l *leadership) every(d time.Duration, f func()) {
@@ -88,9 +103,14 @@ func (l *leadership) every(d time.Duration, f func()) {
 func (l *leadership) barrier() bool {
 	s := l.s
 	term, index, err := s.raft.Barrier()
-	if err != nil {
+	for wait := 50 * time.Millisecond; err != nil; wait = min(2*wait, time.Second) {
+		// Lost leadership ends l.ctx; anything else (a transfer in
+		// progress) is worth another try while we lead.
 		s.log.Warn("leader barrier failed", "err", err)
-		return false
+		if !sleep(l.ctx, wait) {
+			return false
+		}
+		term, index, err = s.raft.Barrier()
 	}
 	l.mu.Lock()
 	l.mint = raftlog.Mint{Term: term, Index: index}

@@ -186,7 +186,7 @@ func (s *Server) sendDecision(ctx context.Context, tx *tmv1.Transaction, b *tmv1
 			DecisionIndex: tx.GetDecisionIndex(), DecisionTerm: tx.GetDecisionTerm()})
 		return err
 	}
-	ttl := time.Until(tx.GetDeadline().AsTime())
+	ttl := tx.GetDeadline().AsTime().Sub(s.cfg.Now())
 	if ttl < 0 {
 		ttl = 0
 	}

@@ -27,6 +27,11 @@ func (t *txService) ResolveTransaction(ctx context.Context, req *tmv1.ResolveTra
 	if err := s.checkAsker(req.GetParticipant()); err != nil {
 		return nil, err
 	}
+	if id := req.GetClusterId(); id != "" && s.fsm.ClusterID() != "" && id != s.fsm.ClusterID() {
+		return nil, apiError(codes.FailedPrecondition, tmv1.ReasonClusterMismatch,
+			"transaction "+req.GetTxId()+" was prepared by cluster "+id+", this is cluster "+s.fsm.ClusterID(),
+			tmv1.MetaTxID, req.GetTxId())
+	}
 	if r, ok := s.fsm.Get(req.GetTxId()); ok && decided(r.Tx) {
 		return resolved(r.Tx, req, 0), nil
 	}
@@ -65,6 +70,12 @@ func (l *leadership) resolve(ctx context.Context, req *tmv1.ResolveTransactionRe
 		}
 		if mint.Index <= s.fsm.GCFloor() {
 			return nil, forgotten(txID)
+		}
+		if mint.Term > l.term() || mint.Index > l.mintIndex() {
+			// No leader of this cluster minted it: every mint point is a
+			// barrier entry at or below this leader's latest one. Logging an
+			// abort for it would carry a forged mint index into the gc floor.
+			return nil, invalidField("tx_id", "%s was not minted by this cluster", txID)
 		}
 		if mint.Term == l.term() {
 			if d := l.runningDriver(txID); d != nil {

@@ -94,7 +94,10 @@ func (s *Server) coordinatorEndpoints() []string {
 func (s *Server) participantClient(name string) (tmv1.ParticipantServiceClient, error) {
 	p, ok := s.fsm.Participant(name)
 	if !ok {
-		return nil, apiError(codes.FailedPrecondition, tmv1.ReasonUnknownParticipant, "participant "+name+" is not registered")
+		// UNAVAILABLE, not FAILED_PRECONDITION: phase two must keep trying
+		// (the name may be registered again), never take this for the
+		// participant refusing the decision.
+		return nil, apiError(codes.Unavailable, tmv1.ReasonUnknownParticipant, "participant "+name+" is not registered")
 	}
 	conn, err := s.participants.get(p.GetTarget())
 	if err != nil {

@@ -139,9 +139,11 @@ func (t *txService) AbortTransaction(ctx context.Context, req *tmv1.AbortTransac
 func (l *leadership) proposeAbort(r raftlog.Record, kind tmlogv1.DecideKind, reason string) (*tmv1.Transaction, error) {
 	s := l.s
 	txID := r.Tx.GetTxId()
+	p := s.recordPlan(r) // the key and fingerprint its Begin bound (rule 5)
 	res, err := s.raft.Propose(&tmlogv1.DecideCommand{
 		TxId: txID, MintTerm: r.MintTerm, MintIndex: r.MintIndex, Outcome: tmlogv1.Outcome_OUTCOME_ABORT,
 		Kind: kind, AbortReason: reason, DecideTimeUnixNano: s.cfg.Now().UnixNano(),
+		IdempotencyKey: p.key, Fingerprint: p.fingerprint,
 	})
 	if err != nil {
 		return nil, outcomeUnknown(txID, err)

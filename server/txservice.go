@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -117,11 +118,17 @@ func (s *Server) waitCompleted(ctx context.Context, tx *tmv1.Transaction) (*tmv1
 			}
 			return tx, nil
 		}
+		// fired wakes us for this node's own ack batches; the timer catches
+		// acks applied while another node leads.
+		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-fired:
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return nil, applyError(tx.GetTxId(), ctx.Err(), nil)
 		}
+		t.Stop()
 	}
 }
 

@@ -103,7 +103,7 @@ func (d *directory) resolveAt(ctx context.Context, ep string, it *inDoubt) (*tmv
 	ctx, cancel := context.WithTimeout(ctx, askTimeout)
 	defer cancel()
 	return tmv1.NewTransactionServiceClient(conn).ResolveTransaction(ctx, &tmv1.ResolveTransactionRequest{
-		TxId: it.txID, BranchId: it.branchID, Participant: it.participant})
+		TxId: it.txID, BranchId: it.branchID, Participant: it.participant, ClusterId: it.clusterID})
 }
 
 // usable reports whether ep may be asked about it: it came with the

@@ -28,6 +28,7 @@ const (
 	ReasonParticipantBusy      = "PARTICIPANT_BUSY"
 	ReasonNotLeader            = "NOT_LEADER"
 	ReasonLimitExceeded        = "LIMIT_EXCEEDED"
+	ReasonClusterMismatch      = "CLUSTER_MISMATCH"
 )
 
 // ErrorInfo metadata keys.

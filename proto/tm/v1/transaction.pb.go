@@ -1127,7 +1127,11 @@ type ResolveTransactionRequest struct {
 	TxId     string                 `protobuf:"bytes,1,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
 	BranchId string                 `protobuf:"bytes,2,opt,name=branch_id,json=branchId,proto3" json:"branch_id,omitempty"`
 	// The registered participant name asking.
-	Participant   string `protobuf:"bytes,3,opt,name=participant,proto3" json:"participant,omitempty"`
+	Participant string `protobuf:"bytes,3,opt,name=participant,proto3" json:"participant,omitempty"`
+	// The cluster_id of the Prepare the branch voted on. When set, a node of
+	// another cluster refuses with FAILED_PRECONDITION CLUSTER_MISMATCH
+	// instead of answering for a transaction it never saw.
+	ClusterId     string `protobuf:"bytes,4,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1179,6 +1183,13 @@ func (x *ResolveTransactionRequest) GetBranchId() string {
 func (x *ResolveTransactionRequest) GetParticipant() string {
 	if x != nil {
 		return x.Participant
+	}
+	return ""
+}
+
+func (x *ResolveTransactionRequest) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
 	}
 	return ""
 }
@@ -1320,11 +1331,13 @@ const file_tm_v1_transaction_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"z\n" +
 	"\x18ListTransactionsResponse\x126\n" +
 	"\ftransactions\x18\x01 \x03(\v2\x12.tm.v1.TransactionR\ftransactions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"o\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x01\n" +
 	"\x19ResolveTransactionRequest\x12\x13\n" +
 	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x12\x1b\n" +
 	"\tbranch_id\x18\x02 \x01(\tR\bbranchId\x12 \n" +
-	"\vparticipant\x18\x03 \x01(\tR\vparticipant\"\x8e\x01\n" +
+	"\vparticipant\x18\x03 \x01(\tR\vparticipant\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x04 \x01(\tR\tclusterId\"\x8e\x01\n" +
 	"\x1aResolveTransactionResponse\x124\n" +
 	"\vtransaction\x18\x01 \x01(\v2\x12.tm.v1.TransactionR\vtransaction\x12:\n" +
 	"\vretry_after\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\n" +
