@@ -44,3 +44,9 @@ test: ## unit, in-process cluster and system tests, with the race detector
 .PHONY: test-short
 test-short: ## the fast tier only (no race detector)
 	$(GO) test -short -count=1 $(PKGS)
+
+# Tiers and tools kept beside their code.
+-include chaos/chaos.mk
+-include spec/spec.mk
+-include bench/bench.mk
+-include certs/certs.mk
