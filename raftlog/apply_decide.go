@@ -44,6 +44,7 @@ func applyDecide(s *state, e entry, c *tmlogv1.DecideCommand) Result {
 		return s.rejected(e, key, ErrTxTooOld)
 	case !recorded:
 		s.txs[id] = s.decideAbsent(e, c)
+		s.touch(id)
 		decided = true
 	case !isDecided(rec.GetTx()):
 		rec = s.mutableTx(id)

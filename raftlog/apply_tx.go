@@ -38,6 +38,7 @@ func applyBegin(s *state, e entry, c *tmlogv1.BeginCommand) Result {
 		MintIndex: c.GetMintIndex(),
 	}
 	s.txs[id] = rec
+	s.touch(id)
 	s.bindIfUnbound(key, id, c.GetFingerprint())
 	return s.txResult(e, rec, key)
 }

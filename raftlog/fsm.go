@@ -31,6 +31,7 @@ type FSM struct {
 	mu      sync.RWMutex
 	st      *state
 	applied uint64
+	watch   watchers
 	// restoreIndex is the index of the snapshot the next Restore reads, when
 	// the Node knows it (see indexingSnapshotStore); 0 when unknown.
 	restoreIndex uint64
@@ -48,7 +49,15 @@ type state struct {
 	nodes        map[string]*tmlogv1.NodeAddress        // by Raft server id
 	gcFloor      uint64
 	clusterID    string
+
+	// touched lists the records the entry being applied created or
+	// changed, for watchers; it is not state (never snapshotted) and is
+	// reset by every apply.
+	touched []string
 }
+
+// touch notes that the current entry created or changed record id.
+func (s *state) touch(id string) { s.touched = append(s.touched, id) }
 
 func newState() *state {
 	return &state{
@@ -132,5 +141,8 @@ func (f *FSM) ApplyCommand(term, index uint64, data []byte) Result {
 	if !ok { // unreachable while appliers and commandKinds agree (tested)
 		panic(fmt.Errorf("raftlog: apply entry %d: %w: no applier for %v", index, ErrCorruptCommand, cmd.GetType()))
 	}
-	return apply(f.st, e, body)
+	f.st.touched = f.st.touched[:0]
+	res := apply(f.st, e, body)
+	f.watch.publish(f.st)
+	return res
 }

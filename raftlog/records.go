@@ -20,6 +20,7 @@ import (
 func (s *state) mutableTx(id string) *tmlogv1.TxRecord {
 	rec := proto.Clone(s.txs[id]).(*tmlogv1.TxRecord)
 	s.txs[id] = rec
+	s.touch(id)
 	return rec
 }
 

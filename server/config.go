@@ -58,13 +58,19 @@ type Config struct {
 	RetryMax       time.Duration // phase-two backoff cap, per branch: 5s
 	ReadyTimeout   time.Duration // how long a request waits for a new leader's barrier: 5s
 
-	MaxBranches     int // branches per transaction: 64
-	MaxPayloadBytes int // bytes per branch payload: 1 MiB
+	MaxBranches         int // branches per transaction: 64
+	MaxPayloadBytes     int // bytes per branch payload: 1 MiB
+	MaxOpenTransactions int // undecided transactions (recorded or in flight) before RESOURCE_EXHAUSTED: 100,000
 
 	// ParticipantDialOptions are used to dial participants and
 	// PeerDialOptions to forward to the leader; both default to plaintext.
 	ParticipantDialOptions []grpc.DialOption
 	PeerDialOptions        []grpc.DialOption
+
+	// AdminIdentities are the client certificate CommonNames allowed to
+	// call the ClusterService methods that change anything; empty: anyone.
+	// They take effect through UnaryInterceptor (see auth.go).
+	AdminIdentities []string
 
 	// Now is the leader's clock (default time.Now). Only the leader reads it,
 	// to stamp commands; the FSM never does.
@@ -97,6 +103,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPayloadBytes <= 0 {
 		c.MaxPayloadBytes = 1 << 20
+	}
+	if c.MaxOpenTransactions <= 0 {
+		c.MaxOpenTransactions = 100_000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

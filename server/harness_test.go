@@ -11,7 +11,9 @@ import (
 
 	"go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tmcluster/tmcluster/client/participant"
@@ -110,16 +112,27 @@ func newCluster(t *testing.T, n int, cfg func(*Config)) *testCluster {
 			c.waitLeader()
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		_, err := c.cluster(0).AddMember(ctx, &tmv1.AddMemberRequest{Id: tn.id, RaftAddress: tn.raftAddr, GrpcAddress: tn.grpcAddr})
-		cancel()
-		if err != nil {
-			t.Fatalf("add %s: %v", tn.id, err)
-		}
+		c.addMember(tn)
 	}
 	t.Cleanup(c.stopAll)
 	c.waitApplied()
 	return c
+}
+
+// addMember adds tn through n1, retrying while a loaded machine makes
+// leadership flap (UNAVAILABLE).
+func (c *testCluster) addMember(tn *testNode) {
+	c.t.Helper()
+	var err error
+	eventually(c.t, 30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err = c.cluster(0).AddMember(ctx, &tmv1.AddMemberRequest{Id: tn.id, RaftAddress: tn.raftAddr, GrpcAddress: tn.grpcAddr})
+		return err == nil || status.Code(err) != codes.Unavailable
+	}, "n1 to add "+tn.id)
+	if err != nil {
+		c.t.Fatalf("add %s: %v", tn.id, err)
+	}
 }
 
 func (c *testCluster) start(tn *testNode, bootstrap bool) {

@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
 
+	tmv1 "github.com/tmcluster/tmcluster/proto/tm/v1"
 	tmlogv1 "github.com/tmcluster/tmcluster/proto/tmlog/v1"
 	"github.com/tmcluster/tmcluster/raftlog"
 )
@@ -29,6 +33,23 @@ type leadership struct {
 	byKey   map[string]*driver // running one-shot drivers by idempotency key
 
 	phase2 *phase2
+
+	// openRecords is the number of undecided records at the last sweep,
+	// for admission (MaxOpenTransactions).
+	openRecords atomic.Int64
+}
+
+// admit refuses new work past MaxOpenTransactions: undecided records (as
+// of the last sweep, at most ReaperInterval old) plus drivers in flight.
+func (l *leadership) admit() error {
+	l.mu.Lock()
+	inFlight := len(l.drivers)
+	l.mu.Unlock()
+	if open := int(l.openRecords.Load()) + inFlight; open >= l.s.cfg.MaxOpenTransactions {
+		return apiError(codes.ResourceExhausted, tmv1.ReasonLimitExceeded,
+			fmt.Sprintf("%d transactions are open, the most allowed (--max-open-transactions): retry later", open))
+	}
+	return nil
 }
 
 func newLeadership(s *Server) *leadership {

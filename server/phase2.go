@@ -20,7 +20,7 @@ import (
 // acknowledgements are logged in batches by runAcks.
 type phase2 struct {
 	l    *leadership
-	acks chan *tmlogv1.Ack
+	acks chan queuedAck
 
 	mu       sync.Mutex
 	active   map[string]bool                 // tx ids being delivered
@@ -35,7 +35,7 @@ type attempts struct {
 }
 
 func newPhase2(l *leadership) *phase2 {
-	return &phase2{l: l, acks: make(chan *tmlogv1.Ack, 4096), active: make(map[string]bool),
+	return &phase2{l: l, acks: make(chan queuedAck, 4096), active: make(map[string]bool),
 		attempts: make(map[string]map[string]*attempts)}
 }
 
@@ -156,12 +156,26 @@ func (p *phase2) deliver(tx *tmv1.Transaction, b *tmv1.Branch) {
 			backoff = min(2*backoff, s.cfg.RetryMax)
 			continue
 		}
+		// Wait until the batch holding the ack was proposed: until then the
+		// transaction stays active, so a sweep does not deliver it again.
+		q := queuedAck{ack: ack, logged: make(chan struct{})}
 		select {
-		case p.acks <- ack:
+		case p.acks <- q:
+			select {
+			case <-q.logged:
+			case <-p.l.ctx.Done():
+			}
 		case <-p.l.ctx.Done():
 		}
 		return
 	}
+}
+
+// queuedAck is an acknowledgement waiting for its batch; logged closes once
+// the batch was proposed (applied, or lost with the leadership).
+type queuedAck struct {
+	ack    *tmlogv1.Ack
+	logged chan struct{}
 }
 
 // jitter spreads d over [d/2, d).
@@ -203,7 +217,7 @@ func (s *Server) sendDecision(ctx context.Context, tx *tmv1.Transaction, b *tmv1
 func (p *phase2) runAcks() {
 	s := p.l.s
 	for {
-		var batch []*tmlogv1.Ack
+		var batch []queuedAck
 		select {
 		case <-p.l.ctx.Done():
 			return
@@ -221,7 +235,15 @@ func (p *phase2) runAcks() {
 			}
 		}
 		timer.Stop()
-		if _, err := s.raft.Propose(&tmlogv1.AckCommand{Acks: batch}); err != nil {
+		cmd := &tmlogv1.AckCommand{Acks: make([]*tmlogv1.Ack, len(batch))}
+		for i, q := range batch {
+			cmd.Acks[i] = q.ack
+		}
+		_, err := s.raft.Propose(cmd)
+		for _, q := range batch {
+			close(q.logged)
+		}
+		if err != nil {
 			// The reaper's scan delivers these branches again.
 			s.log.Warn("acknowledgement batch not logged", "acks", len(batch), "err", err)
 			continue

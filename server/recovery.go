@@ -26,7 +26,15 @@ func (l *leadership) reap() { l.sweep(false) }
 func (l *leadership) sweep(redrive bool) {
 	s := l.s
 	now := s.cfg.Now()
-	for _, r := range s.fsm.Unfinished() {
+	unfinished := s.fsm.Unfinished()
+	open := 0
+	for _, r := range unfinished {
+		if !decided(r.Tx) {
+			open++
+		}
+	}
+	l.openRecords.Store(int64(open))
+	for _, r := range unfinished {
 		if l.ctx.Err() != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -34,6 +35,12 @@ func (t *txService) ExecuteTransaction(ctx context.Context, req *tmv1.ExecuteTra
 	r, err := s.validateTxRequest(fingerprintRun, req.GetBranches(), req.GetIdempotencyKey(), req.GetTimeout(), req.GetLabels(), 1)
 	if err != nil {
 		return nil, err
+	}
+	if _, bound, _ := s.boundTx(r.key, r.fingerprint); r.key == "" || !bound {
+		// A retry whose key is bound is answered whatever the load.
+		if err := l.admit(); err != nil {
+			return nil, err
+		}
 	}
 	tx, err := l.execute(ctx, r)
 	if err == nil && req.GetWaitForCompletion() {
@@ -150,6 +157,9 @@ func (t *txService) BeginTransaction(ctx context.Context, req *tmv1.BeginTransac
 	if tx, bound, err := s.boundTx(r.key, r.fingerprint); r.key != "" && bound {
 		return &tmv1.BeginTransactionResponse{Transaction: tx}, err
 	}
+	if err := l.admit(); err != nil {
+		return nil, err
+	}
 	txID, mint := l.mintTxID()
 	now := s.cfg.Now()
 	res, err := s.raft.Propose(&tmlogv1.BeginCommand{
@@ -180,14 +190,24 @@ func (t *txService) EnlistBranch(ctx context.Context, req *tmv1.EnlistBranchRequ
 	if conn != nil {
 		return tmv1.NewTransactionServiceClient(conn).EnlistBranch(forwardCtx(ctx), req)
 	}
-	if _, err := validateTxID(req.GetTxId()); err != nil {
+	mint, err := validateTxID(req.GetTxId())
+	if err != nil {
 		return nil, err
 	}
 	if err := s.validateBranch("branch", req.GetBranch()); err != nil {
 		return nil, err
 	}
-	if r, ok := s.fsm.Get(req.GetTxId()); ok && len(r.Tx.GetBranches()) >= s.cfg.MaxBranches {
-		return nil, apiError(codes.InvalidArgument, tmv1.ReasonLimitExceeded, "transaction already has the most branches allowed", tmv1.MetaField, "branch")
+	// Fast path on this leader's applied state; the FSM stays the authority
+	// when a Commit or an abort races this Enlist.
+	r, ok := s.fsm.Get(req.GetTxId())
+	switch {
+	case !ok:
+		return nil, s.absentError(req.GetTxId(), mint)
+	case r.Tx.GetState() != tmv1.TransactionState_TRANSACTION_STATE_ACTIVE:
+		return nil, applyError(req.GetTxId(), raftlog.ErrNotActive, r.Tx)
+	case len(r.Tx.GetBranches()) >= s.cfg.MaxBranches:
+		return nil, apiError(codes.InvalidArgument, tmv1.ReasonLimitExceeded,
+			fmt.Sprintf("branch: the transaction already has %d branches, the most allowed", s.cfg.MaxBranches), tmv1.MetaField, "branch")
 	}
 	b := req.GetBranch()
 	res, err := s.raft.Propose(&tmlogv1.EnlistCommand{TxId: req.GetTxId(), Branch: &tmv1.Branch{

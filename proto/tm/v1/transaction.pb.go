@@ -1249,6 +1249,106 @@ func (x *ResolveTransactionResponse) GetRetryAfter() *durationpb.Duration {
 	return nil
 }
 
+// WatchTransactionsRequest filters the changes to stream.
+type WatchTransactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only changes that leave a transaction in this state; all when unspecified.
+	State TransactionState `protobuf:"varint,1,opt,name=state,proto3,enum=tm.v1.TransactionState" json:"state,omitempty"`
+	// Only transactions carrying every one of these labels.
+	Labels        map[string]string `protobuf:"bytes,2,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTransactionsRequest) Reset() {
+	*x = WatchTransactionsRequest{}
+	mi := &file_tm_v1_transaction_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTransactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTransactionsRequest) ProtoMessage() {}
+
+func (x *WatchTransactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tm_v1_transaction_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTransactionsRequest.ProtoReflect.Descriptor instead.
+func (*WatchTransactionsRequest) Descriptor() ([]byte, []int) {
+	return file_tm_v1_transaction_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchTransactionsRequest) GetState() TransactionState {
+	if x != nil {
+		return x.State
+	}
+	return TransactionState_TRANSACTION_STATE_UNSPECIFIED
+}
+
+func (x *WatchTransactionsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+// WatchTransactionsResponse is one change: the transaction after it.
+type WatchTransactionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transaction   *Transaction           `protobuf:"bytes,1,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTransactionsResponse) Reset() {
+	*x = WatchTransactionsResponse{}
+	mi := &file_tm_v1_transaction_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTransactionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTransactionsResponse) ProtoMessage() {}
+
+func (x *WatchTransactionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tm_v1_transaction_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTransactionsResponse.ProtoReflect.Descriptor instead.
+func (*WatchTransactionsResponse) Descriptor() ([]byte, []int) {
+	return file_tm_v1_transaction_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WatchTransactionsResponse) GetTransaction() *Transaction {
+	if x != nil {
+		return x.Transaction
+	}
+	return nil
+}
+
 var File_tm_v1_transaction_proto protoreflect.FileDescriptor
 
 const file_tm_v1_transaction_proto_rawDesc = "" +
@@ -1341,7 +1441,15 @@ const file_tm_v1_transaction_proto_rawDesc = "" +
 	"\x1aResolveTransactionResponse\x124\n" +
 	"\vtransaction\x18\x01 \x01(\v2\x12.tm.v1.TransactionR\vtransaction\x12:\n" +
 	"\vretry_after\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"retryAfter*\xb4\x01\n" +
+	"retryAfter\"\xc9\x01\n" +
+	"\x18WatchTransactionsRequest\x12-\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x17.tm.v1.TransactionStateR\x05state\x12C\n" +
+	"\x06labels\x18\x02 \x03(\v2+.tm.v1.WatchTransactionsRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
+	"\x19WatchTransactionsResponse\x124\n" +
+	"\vtransaction\x18\x01 \x01(\v2\x12.tm.v1.TransactionR\vtransaction*\xb4\x01\n" +
 	"\x10TransactionState\x12!\n" +
 	"\x1dTRANSACTION_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18TRANSACTION_STATE_ACTIVE\x10\x01\x12\x1f\n" +
@@ -1356,7 +1464,7 @@ const file_tm_v1_transaction_proto_rawDesc = "" +
 	"\x16BRANCH_STATE_READ_ONLY\x10\x04\x12\x1a\n" +
 	"\x16BRANCH_STATE_COMMITTED\x10\x05\x12\x18\n" +
 	"\x14BRANCH_STATE_ABORTED\x10\x06\x12!\n" +
-	"\x1dBRANCH_STATE_HEURISTIC_HAZARD\x10\a2\xb9\x05\n" +
+	"\x1dBRANCH_STATE_HEURISTIC_HAZARD\x10\a2\x93\x06\n" +
 	"\x12TransactionService\x12S\n" +
 	"\x10BeginTransaction\x12\x1e.tm.v1.BeginTransactionRequest\x1a\x1f.tm.v1.BeginTransactionResponse\x12G\n" +
 	"\fEnlistBranch\x12\x1a.tm.v1.EnlistBranchRequest\x1a\x1b.tm.v1.EnlistBranchResponse\x12V\n" +
@@ -1365,7 +1473,8 @@ const file_tm_v1_transaction_proto_rawDesc = "" +
 	"\x12ExecuteTransaction\x12 .tm.v1.ExecuteTransactionRequest\x1a!.tm.v1.ExecuteTransactionResponse\x12M\n" +
 	"\x0eGetTransaction\x12\x1c.tm.v1.GetTransactionRequest\x1a\x1d.tm.v1.GetTransactionResponse\x12S\n" +
 	"\x10ListTransactions\x12\x1e.tm.v1.ListTransactionsRequest\x1a\x1f.tm.v1.ListTransactionsResponse\x12Y\n" +
-	"\x12ResolveTransaction\x12 .tm.v1.ResolveTransactionRequest\x1a!.tm.v1.ResolveTransactionResponseB1Z/github.com/tmcluster/tmcluster/proto/tm/v1;tmv1b\x06proto3"
+	"\x12ResolveTransaction\x12 .tm.v1.ResolveTransactionRequest\x1a!.tm.v1.ResolveTransactionResponse\x12X\n" +
+	"\x11WatchTransactions\x12\x1f.tm.v1.WatchTransactionsRequest\x1a .tm.v1.WatchTransactionsResponse0\x01B1Z/github.com/tmcluster/tmcluster/proto/tm/v1;tmv1b\x06proto3"
 
 var (
 	file_tm_v1_transaction_proto_rawDescOnce sync.Once
@@ -1380,7 +1489,7 @@ func file_tm_v1_transaction_proto_rawDescGZIP() []byte {
 }
 
 var file_tm_v1_transaction_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tm_v1_transaction_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_tm_v1_transaction_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_tm_v1_transaction_proto_goTypes = []any{
 	(TransactionState)(0),              // 0: tm.v1.TransactionState
 	(BranchState)(0),                   // 1: tm.v1.BranchState
@@ -1402,28 +1511,31 @@ var file_tm_v1_transaction_proto_goTypes = []any{
 	(*ListTransactionsResponse)(nil),   // 17: tm.v1.ListTransactionsResponse
 	(*ResolveTransactionRequest)(nil),  // 18: tm.v1.ResolveTransactionRequest
 	(*ResolveTransactionResponse)(nil), // 19: tm.v1.ResolveTransactionResponse
-	nil,                                // 20: tm.v1.Transaction.LabelsEntry
-	nil,                                // 21: tm.v1.ExecuteTransactionRequest.LabelsEntry
-	nil,                                // 22: tm.v1.BeginTransactionRequest.LabelsEntry
-	nil,                                // 23: tm.v1.ListTransactionsRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil),      // 24: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 25: google.protobuf.Duration
+	(*WatchTransactionsRequest)(nil),   // 20: tm.v1.WatchTransactionsRequest
+	(*WatchTransactionsResponse)(nil),  // 21: tm.v1.WatchTransactionsResponse
+	nil,                                // 22: tm.v1.Transaction.LabelsEntry
+	nil,                                // 23: tm.v1.ExecuteTransactionRequest.LabelsEntry
+	nil,                                // 24: tm.v1.BeginTransactionRequest.LabelsEntry
+	nil,                                // 25: tm.v1.ListTransactionsRequest.LabelsEntry
+	nil,                                // 26: tm.v1.WatchTransactionsRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil),      // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 28: google.protobuf.Duration
 }
 var file_tm_v1_transaction_proto_depIdxs = []int32{
 	1,  // 0: tm.v1.Branch.state:type_name -> tm.v1.BranchState
 	0,  // 1: tm.v1.Transaction.state:type_name -> tm.v1.TransactionState
 	2,  // 2: tm.v1.Transaction.branches:type_name -> tm.v1.Branch
-	24, // 3: tm.v1.Transaction.create_time:type_name -> google.protobuf.Timestamp
-	24, // 4: tm.v1.Transaction.deadline:type_name -> google.protobuf.Timestamp
-	24, // 5: tm.v1.Transaction.decide_time:type_name -> google.protobuf.Timestamp
-	20, // 6: tm.v1.Transaction.labels:type_name -> tm.v1.Transaction.LabelsEntry
+	27, // 3: tm.v1.Transaction.create_time:type_name -> google.protobuf.Timestamp
+	27, // 4: tm.v1.Transaction.deadline:type_name -> google.protobuf.Timestamp
+	27, // 5: tm.v1.Transaction.decide_time:type_name -> google.protobuf.Timestamp
+	22, // 6: tm.v1.Transaction.labels:type_name -> tm.v1.Transaction.LabelsEntry
 	2,  // 7: tm.v1.ExecuteTransactionRequest.branches:type_name -> tm.v1.Branch
-	25, // 8: tm.v1.ExecuteTransactionRequest.timeout:type_name -> google.protobuf.Duration
-	21, // 9: tm.v1.ExecuteTransactionRequest.labels:type_name -> tm.v1.ExecuteTransactionRequest.LabelsEntry
+	28, // 8: tm.v1.ExecuteTransactionRequest.timeout:type_name -> google.protobuf.Duration
+	23, // 9: tm.v1.ExecuteTransactionRequest.labels:type_name -> tm.v1.ExecuteTransactionRequest.LabelsEntry
 	3,  // 10: tm.v1.ExecuteTransactionResponse.transaction:type_name -> tm.v1.Transaction
 	2,  // 11: tm.v1.BeginTransactionRequest.branches:type_name -> tm.v1.Branch
-	25, // 12: tm.v1.BeginTransactionRequest.timeout:type_name -> google.protobuf.Duration
-	22, // 13: tm.v1.BeginTransactionRequest.labels:type_name -> tm.v1.BeginTransactionRequest.LabelsEntry
+	28, // 12: tm.v1.BeginTransactionRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 13: tm.v1.BeginTransactionRequest.labels:type_name -> tm.v1.BeginTransactionRequest.LabelsEntry
 	3,  // 14: tm.v1.BeginTransactionResponse.transaction:type_name -> tm.v1.Transaction
 	2,  // 15: tm.v1.EnlistBranchRequest.branch:type_name -> tm.v1.Branch
 	3,  // 16: tm.v1.EnlistBranchResponse.transaction:type_name -> tm.v1.Transaction
@@ -1431,31 +1543,36 @@ var file_tm_v1_transaction_proto_depIdxs = []int32{
 	3,  // 18: tm.v1.AbortTransactionResponse.transaction:type_name -> tm.v1.Transaction
 	3,  // 19: tm.v1.GetTransactionResponse.transaction:type_name -> tm.v1.Transaction
 	0,  // 20: tm.v1.ListTransactionsRequest.state:type_name -> tm.v1.TransactionState
-	23, // 21: tm.v1.ListTransactionsRequest.labels:type_name -> tm.v1.ListTransactionsRequest.LabelsEntry
+	25, // 21: tm.v1.ListTransactionsRequest.labels:type_name -> tm.v1.ListTransactionsRequest.LabelsEntry
 	3,  // 22: tm.v1.ListTransactionsResponse.transactions:type_name -> tm.v1.Transaction
 	3,  // 23: tm.v1.ResolveTransactionResponse.transaction:type_name -> tm.v1.Transaction
-	25, // 24: tm.v1.ResolveTransactionResponse.retry_after:type_name -> google.protobuf.Duration
-	6,  // 25: tm.v1.TransactionService.BeginTransaction:input_type -> tm.v1.BeginTransactionRequest
-	8,  // 26: tm.v1.TransactionService.EnlistBranch:input_type -> tm.v1.EnlistBranchRequest
-	10, // 27: tm.v1.TransactionService.CommitTransaction:input_type -> tm.v1.CommitTransactionRequest
-	12, // 28: tm.v1.TransactionService.AbortTransaction:input_type -> tm.v1.AbortTransactionRequest
-	4,  // 29: tm.v1.TransactionService.ExecuteTransaction:input_type -> tm.v1.ExecuteTransactionRequest
-	14, // 30: tm.v1.TransactionService.GetTransaction:input_type -> tm.v1.GetTransactionRequest
-	16, // 31: tm.v1.TransactionService.ListTransactions:input_type -> tm.v1.ListTransactionsRequest
-	18, // 32: tm.v1.TransactionService.ResolveTransaction:input_type -> tm.v1.ResolveTransactionRequest
-	7,  // 33: tm.v1.TransactionService.BeginTransaction:output_type -> tm.v1.BeginTransactionResponse
-	9,  // 34: tm.v1.TransactionService.EnlistBranch:output_type -> tm.v1.EnlistBranchResponse
-	11, // 35: tm.v1.TransactionService.CommitTransaction:output_type -> tm.v1.CommitTransactionResponse
-	13, // 36: tm.v1.TransactionService.AbortTransaction:output_type -> tm.v1.AbortTransactionResponse
-	5,  // 37: tm.v1.TransactionService.ExecuteTransaction:output_type -> tm.v1.ExecuteTransactionResponse
-	15, // 38: tm.v1.TransactionService.GetTransaction:output_type -> tm.v1.GetTransactionResponse
-	17, // 39: tm.v1.TransactionService.ListTransactions:output_type -> tm.v1.ListTransactionsResponse
-	19, // 40: tm.v1.TransactionService.ResolveTransaction:output_type -> tm.v1.ResolveTransactionResponse
-	33, // [33:41] is the sub-list for method output_type
-	25, // [25:33] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	28, // 24: tm.v1.ResolveTransactionResponse.retry_after:type_name -> google.protobuf.Duration
+	0,  // 25: tm.v1.WatchTransactionsRequest.state:type_name -> tm.v1.TransactionState
+	26, // 26: tm.v1.WatchTransactionsRequest.labels:type_name -> tm.v1.WatchTransactionsRequest.LabelsEntry
+	3,  // 27: tm.v1.WatchTransactionsResponse.transaction:type_name -> tm.v1.Transaction
+	6,  // 28: tm.v1.TransactionService.BeginTransaction:input_type -> tm.v1.BeginTransactionRequest
+	8,  // 29: tm.v1.TransactionService.EnlistBranch:input_type -> tm.v1.EnlistBranchRequest
+	10, // 30: tm.v1.TransactionService.CommitTransaction:input_type -> tm.v1.CommitTransactionRequest
+	12, // 31: tm.v1.TransactionService.AbortTransaction:input_type -> tm.v1.AbortTransactionRequest
+	4,  // 32: tm.v1.TransactionService.ExecuteTransaction:input_type -> tm.v1.ExecuteTransactionRequest
+	14, // 33: tm.v1.TransactionService.GetTransaction:input_type -> tm.v1.GetTransactionRequest
+	16, // 34: tm.v1.TransactionService.ListTransactions:input_type -> tm.v1.ListTransactionsRequest
+	18, // 35: tm.v1.TransactionService.ResolveTransaction:input_type -> tm.v1.ResolveTransactionRequest
+	20, // 36: tm.v1.TransactionService.WatchTransactions:input_type -> tm.v1.WatchTransactionsRequest
+	7,  // 37: tm.v1.TransactionService.BeginTransaction:output_type -> tm.v1.BeginTransactionResponse
+	9,  // 38: tm.v1.TransactionService.EnlistBranch:output_type -> tm.v1.EnlistBranchResponse
+	11, // 39: tm.v1.TransactionService.CommitTransaction:output_type -> tm.v1.CommitTransactionResponse
+	13, // 40: tm.v1.TransactionService.AbortTransaction:output_type -> tm.v1.AbortTransactionResponse
+	5,  // 41: tm.v1.TransactionService.ExecuteTransaction:output_type -> tm.v1.ExecuteTransactionResponse
+	15, // 42: tm.v1.TransactionService.GetTransaction:output_type -> tm.v1.GetTransactionResponse
+	17, // 43: tm.v1.TransactionService.ListTransactions:output_type -> tm.v1.ListTransactionsResponse
+	19, // 44: tm.v1.TransactionService.ResolveTransaction:output_type -> tm.v1.ResolveTransactionResponse
+	21, // 45: tm.v1.TransactionService.WatchTransactions:output_type -> tm.v1.WatchTransactionsResponse
+	37, // [37:46] is the sub-list for method output_type
+	28, // [28:37] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_tm_v1_transaction_proto_init() }
@@ -1469,7 +1586,7 @@ func file_tm_v1_transaction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tm_v1_transaction_proto_rawDesc), len(file_tm_v1_transaction_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

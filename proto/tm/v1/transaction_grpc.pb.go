@@ -27,6 +27,7 @@ const (
 	TransactionService_GetTransaction_FullMethodName     = "/tm.v1.TransactionService/GetTransaction"
 	TransactionService_ListTransactions_FullMethodName   = "/tm.v1.TransactionService/ListTransactions"
 	TransactionService_ResolveTransaction_FullMethodName = "/tm.v1.TransactionService/ResolveTransaction"
+	TransactionService_WatchTransactions_FullMethodName  = "/tm.v1.TransactionService/WatchTransactions"
 )
 
 // TransactionServiceClient is the client API for TransactionService service.
@@ -65,6 +66,11 @@ type TransactionServiceClient interface {
 	// ResolveTransaction answers a participant in doubt. COMMITTED or ABORTED:
 	// obey. Anything else: ask again after retry_after.
 	ResolveTransaction(ctx context.Context, in *ResolveTransactionRequest, opts ...grpc.CallOption) (*ResolveTransactionResponse, error)
+	// WatchTransactions streams every change of a transaction record as the
+	// answering node applies it (it is not forwarded: watch any node). A
+	// watcher that falls too far behind is ended with RESOURCE_EXHAUSTED and
+	// may watch again. A one-shot transaction appears first with its decision.
+	WatchTransactions(ctx context.Context, in *WatchTransactionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTransactionsResponse], error)
 }
 
 type transactionServiceClient struct {
@@ -155,6 +161,25 @@ func (c *transactionServiceClient) ResolveTransaction(ctx context.Context, in *R
 	return out, nil
 }
 
+func (c *transactionServiceClient) WatchTransactions(ctx context.Context, in *WatchTransactionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTransactionsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TransactionService_ServiceDesc.Streams[0], TransactionService_WatchTransactions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTransactionsRequest, WatchTransactionsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TransactionService_WatchTransactionsClient = grpc.ServerStreamingClient[WatchTransactionsResponse]
+
 // TransactionServiceServer is the server API for TransactionService service.
 // All implementations must embed UnimplementedTransactionServiceServer
 // for forward compatibility.
@@ -191,6 +216,11 @@ type TransactionServiceServer interface {
 	// ResolveTransaction answers a participant in doubt. COMMITTED or ABORTED:
 	// obey. Anything else: ask again after retry_after.
 	ResolveTransaction(context.Context, *ResolveTransactionRequest) (*ResolveTransactionResponse, error)
+	// WatchTransactions streams every change of a transaction record as the
+	// answering node applies it (it is not forwarded: watch any node). A
+	// watcher that falls too far behind is ended with RESOURCE_EXHAUSTED and
+	// may watch again. A one-shot transaction appears first with its decision.
+	WatchTransactions(*WatchTransactionsRequest, grpc.ServerStreamingServer[WatchTransactionsResponse]) error
 	mustEmbedUnimplementedTransactionServiceServer()
 }
 
@@ -224,6 +254,9 @@ func (UnimplementedTransactionServiceServer) ListTransactions(context.Context, *
 }
 func (UnimplementedTransactionServiceServer) ResolveTransaction(context.Context, *ResolveTransactionRequest) (*ResolveTransactionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveTransaction not implemented")
+}
+func (UnimplementedTransactionServiceServer) WatchTransactions(*WatchTransactionsRequest, grpc.ServerStreamingServer[WatchTransactionsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchTransactions not implemented")
 }
 func (UnimplementedTransactionServiceServer) mustEmbedUnimplementedTransactionServiceServer() {}
 func (UnimplementedTransactionServiceServer) testEmbeddedByValue()                            {}
@@ -390,6 +423,17 @@ func _TransactionService_ResolveTransaction_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TransactionService_WatchTransactions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTransactionsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TransactionServiceServer).WatchTransactions(m, &grpc.GenericServerStream[WatchTransactionsRequest, WatchTransactionsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TransactionService_WatchTransactionsServer = grpc.ServerStreamingServer[WatchTransactionsResponse]
+
 // TransactionService_ServiceDesc is the grpc.ServiceDesc for TransactionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -430,6 +474,12 @@ var TransactionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _TransactionService_ResolveTransaction_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTransactions",
+			Handler:       _TransactionService_WatchTransactions_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "tm/v1/transaction.proto",
 }
