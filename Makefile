@@ -38,8 +38,17 @@ lint: ## buf lint, gofmt and go vet
 	$(GO) vet $(PKGS)
 
 .PHONY: test
-test: ## unit, in-process cluster and system tests, with the race detector
+test: ## unit, in-process cluster, system and chaos tests with the race detector, then a short fuzz run
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s): the log decoders, Apply, request validation
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCommand$$' -fuzztime=$(FUZZTIME) ./raftlog/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseTxID$$' -fuzztime=$(FUZZTIME) ./raftlog/
+	$(GO) test -run='^$$' -fuzz='^FuzzApply$$' -fuzztime=$(FUZZTIME) ./raftlog/
+	$(GO) test -run='^$$' -fuzz='^FuzzValidateExecute$$' -fuzztime=$(FUZZTIME) ./server/
 
 .PHONY: test-short
 test-short: ## the fast tier only (no race detector)
