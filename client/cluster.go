@@ -44,9 +44,19 @@ func (c *Client) Status(ctx context.Context, endpoint string) (*tmv1.GetClusterS
 // re-targets it (the new target must serve the same 2PC store), and
 // returns the registration. Idempotent.
 func (c *Client) RegisterParticipant(ctx context.Context, name, target string) (*tmv1.Participant, error) {
+	return c.RegisterParticipantWithIdentity(ctx, name, target, "")
+}
+
+// RegisterParticipantWithIdentity is RegisterParticipant that also records
+// the participant's certificate identity (the Subject CommonName of the
+// certificate it presents): with mutual TLS on, the cluster answers
+// ResolveTransaction for name only to that identity. "" registers none (and
+// clears one registered before).
+func (c *Client) RegisterParticipantWithIdentity(ctx context.Context, name, target, identity string) (*tmv1.Participant, error) {
+	in := &tmv1.RegisterParticipantRequest{Name: name, Target: target, Identity: identity}
 	out, err := clusterCall(ctx, c, policy{}, true,
 		func(ctx context.Context, cs tmv1.ClusterServiceClient) (*tmv1.RegisterParticipantResponse, error) {
-			return cs.RegisterParticipant(ctx, &tmv1.RegisterParticipantRequest{Name: name, Target: target})
+			return cs.RegisterParticipant(ctx, in)
 		})
 	return out.GetParticipant(), err
 }

@@ -70,6 +70,14 @@ var (
 	ErrProtocol = errors.New("tmcluster: protocol error")
 	// ErrClosed is returned by calls on a closed Client.
 	ErrClosed = errors.New("tmcluster: client closed")
+	// ErrPermissionDenied is returned when the identity of the client
+	// certificate may not make the call (PERMISSION_DENIED: NOT_ADMIN for a
+	// ClusterService change, IDENTITY_MISMATCH for another participant's
+	// Resolve). Never retried.
+	ErrPermissionDenied = errors.New("tmcluster: permission denied")
+	// ErrUnauthenticated is returned when the call needs a client
+	// certificate and none was presented (UNAUTHENTICATED).
+	ErrUnauthenticated = errors.New("tmcluster: unauthenticated")
 )
 
 // sentinelFor maps an ErrorInfo reason, or lacking a known one the gRPC
@@ -102,6 +110,10 @@ func sentinelFor(reason string, code codes.Code) error {
 		return ErrNoLeader
 	case tmv1.ReasonNotLeader:
 		return ErrNotLeader
+	case tmv1.ReasonNotAdmin, tmv1.ReasonIdentityMismatch:
+		return ErrPermissionDenied
+	case tmv1.ReasonUnauthenticated:
+		return ErrUnauthenticated
 	}
 	switch code {
 	case codes.NotFound:
@@ -110,6 +122,10 @@ func sentinelFor(reason string, code codes.Code) error {
 		return ErrInvalidArgument
 	case codes.ResourceExhausted:
 		return ErrLimitExceeded
+	case codes.PermissionDenied:
+		return ErrPermissionDenied
+	case codes.Unauthenticated:
+		return ErrUnauthenticated
 	}
 	return nil
 }

@@ -26,13 +26,15 @@ func applyInitCluster(s *state, e entry, c *tmlogv1.InitClusterCommand) Result {
 }
 
 // applyRegisterParticipant adds a participant or re-targets an existing name
-// (register_time stays that of the first registration), and forgets any
-// removal of that name.
+// (register_time stays that of the first registration; target and identity
+// are replaced, so an empty identity clears one), and forgets any removal of
+// that name.
 func applyRegisterParticipant(s *state, e entry, c *tmlogv1.RegisterParticipantCommand) Result {
 	p := &tmv1.Participant{
 		Name:         c.GetName(),
 		Target:       c.GetTarget(),
 		RegisterTime: timestamp(c.GetTimeUnixNano()),
+		Identity:     c.GetIdentity(),
 	}
 	if old, ok := s.participants[c.GetName()]; ok && old.GetRegisterTime() != nil {
 		p.RegisterTime = proto.Clone(old.GetRegisterTime()).(*timestamppb.Timestamp)

@@ -115,7 +115,12 @@ func (g *logGen) next() proto.Message {
 	case r < 82:
 		return collectCmd(g.now() - genRetention)
 	case r < 88:
-		return registerCmd(g.participant(), fmt.Sprintf("t%d", g.pick(3)), g.now())
+		c := registerCmd(g.participant(), fmt.Sprintf("t%d", g.pick(3)), g.now())
+		c.Identity = fmt.Sprintf("id%d", g.pick(3)) // "id0" stands for none
+		if c.Identity == "id0" {
+			c.Identity = ""
+		}
+		return c
 	case r < 92:
 		return &tmlogv1.RemoveParticipantCommand{Name: g.participant(), TimeUnixNano: g.now()}
 	case r < 95:

@@ -125,11 +125,19 @@ func (n *Node) openStores(cfg Config, logger hclog.Logger) (raft.SnapshotStore, 
 	return snaps, nil
 }
 
-// listen binds the Raft transport on cfg.RaftAddr.
+// listen binds the Raft transport on cfg.RaftAddr: TCP, or TLS with cfg.TLS.
 func (n *Node) listen(cfg Config, logger hclog.Logger) error {
 	advertise, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("raftlog: raft address %q: %w", cfg.RaftAddr, err)
+	}
+	if cfg.TLS != nil {
+		stream, err := newTLSStreamLayer(cfg.RaftAddr, advertise, cfg.TLS, transportTimeout)
+		if err != nil {
+			return fmt.Errorf("raftlog: listen on raft address %s: %w", cfg.RaftAddr, err)
+		}
+		n.transport = raft.NewNetworkTransportWithLogger(stream, transportPool, transportTimeout, logger)
+		return nil
 	}
 	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, transportPool, transportTimeout, logger)
 	if err != nil {

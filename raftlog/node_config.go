@@ -1,6 +1,7 @@
 package raftlog
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,10 @@ type Config struct {
 	MaxAppendEntries int
 	// BatchApplyCh buffers Raft's apply channel (see raft.Config).
 	BatchApplyCh bool
+	// TLS, if set, runs the Raft transport over TLS (1.3 at least) with
+	// this config both to accept and to dial; its ClientAuth and ClientCAs
+	// decide which peers are accepted (see raftlog/tls.go). Nil: plain TCP.
+	TLS *tls.Config
 
 	// LogOutput receives Raft's logs (nil: os.Stderr) at LogLevel ("trace",
 	// "debug", "info", "warn" or "error"; "": "warn").

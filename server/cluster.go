@@ -105,6 +105,11 @@ func (c *clusterService) RemoveMember(ctx context.Context, req *tmv1.RemoveMembe
 	if err := validateName("id", req.GetId()); err != nil {
 		return nil, err
 	}
+	if req.GetId() == s.cfg.NodeID {
+		// The leader removing itself hands leadership over first, so the
+		// cluster never waits out an election for it.
+		return s.removeSelf(ctx, req)
+	}
 	if err := s.raft.RemoveServer(req.GetId()); err != nil {
 		return nil, apiError(codes.Unavailable, tmv1.ReasonNotLeader, "remove member: "+err.Error())
 	}
@@ -116,6 +121,28 @@ func (c *clusterService) RemoveMember(ctx context.Context, req *tmv1.RemoveMembe
 	leaderID, _ := s.raft.Leader()
 	nodes, err := s.nodes(leaderID)
 	return &tmv1.RemoveMemberResponse{Nodes: nodes}, err
+}
+
+// removeSelf transfers leadership away, then forwards the removal to the new
+// leader.
+func (s *Server) removeSelf(ctx context.Context, req *tmv1.RemoveMemberRequest) (*tmv1.RemoveMemberResponse, error) {
+	if err := s.raft.TransferLeadership("", ""); err != nil {
+		return nil, apiError(codes.Unavailable, tmv1.ReasonNotLeader, "remove member: hand leadership over first: "+err.Error())
+	}
+	for {
+		if id, _ := s.raft.Leader(); id != "" && id != s.cfg.NodeID {
+			if n, ok := s.fsm.Node(id); ok && n.GetGrpcAddress() != "" {
+				conn, err := s.peers.get(n.GetGrpcAddress())
+				if err != nil {
+					return nil, noLeader(err.Error())
+				}
+				return tmv1.NewClusterServiceClient(conn).RemoveMember(forwardCtx(ctx), req)
+			}
+		}
+		if !sleep(ctx, 20*time.Millisecond) {
+			return nil, applyError("", ctx.Err(), nil)
+		}
+	}
 }
 
 // TransferLeadership hands leadership to the named voter, or any.
@@ -163,7 +190,11 @@ func (c *clusterService) RegisterParticipant(ctx context.Context, req *tmv1.Regi
 	if req.GetTarget() == "" || len(req.GetTarget()) > 256 {
 		return nil, invalidField("target", "a gRPC dial target of 1 to 256 bytes is required")
 	}
-	cmd := &tmlogv1.RegisterParticipantCommand{Name: req.GetName(), Target: req.GetTarget(), TimeUnixNano: s.cfg.Now().UnixNano()}
+	if len(req.GetIdentity()) > 256 {
+		return nil, invalidField("identity", "a certificate identity is at most 256 bytes")
+	}
+	cmd := &tmlogv1.RegisterParticipantCommand{Name: req.GetName(), Target: req.GetTarget(), TimeUnixNano: s.cfg.Now().UnixNano(),
+		Identity: req.GetIdentity()}
 	if _, err := s.raft.Propose(cmd); err != nil {
 		return nil, applyError("", err, nil)
 	}

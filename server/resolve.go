@@ -104,6 +104,9 @@ func (l *leadership) resolve(ctx context.Context, req *tmv1.ResolveTransactionRe
 			}
 			return nil, applyError(txID, res.Err, res.Tx)
 		}
+		if res.Decided {
+			s.metrics.noteDecision(res.Tx, "resolve")
+		}
 		l.phase2.start(res.Tx)
 		return resolved(res.Tx, req, 0), nil
 	}

@@ -29,7 +29,8 @@ type Server struct {
 	participants *connPool // dial targets of registered participants
 	peers        *connPool // other nodes, for forwarding
 
-	acked *broadcast // fires after each applied acknowledgement batch
+	acked   *broadcast // fires after each applied acknowledgement batch
+	metrics *metrics
 
 	mu   sync.Mutex
 	lead *leadership   // nil unless this node leads
@@ -61,6 +62,7 @@ func New(cfg Config) (*Server, error) {
 		tick:         make(chan struct{}),
 		stop:         make(chan struct{}),
 	}
+	s.metrics = newMetrics(s)
 	return s, nil
 }
 
@@ -133,6 +135,7 @@ func (s *Server) becomeLeader() {
 	}
 	l := newLeadership(s)
 	s.setLead(l)
+	s.metrics.leaderChanges.Inc()
 	s.log.Info("gained leadership", "node", s.cfg.NodeID)
 	l.start()
 }
@@ -142,6 +145,7 @@ func (s *Server) stepDown() {
 		return
 	}
 	old := s.setLead(nil)
+	s.metrics.leaderChanges.Inc()
 	s.log.Info("lost leadership", "node", s.cfg.NodeID)
 	old.stop()
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -67,10 +68,12 @@ func (l *leadership) commit(ctx context.Context, txID string, mint raftlog.Mint)
 			return r.Tx, nil
 		}
 	}
+	start := time.Now()
 	d := l.startDriver(s.recordPlan(r))
 	if err := d.wait(ctx); err != nil {
 		return nil, err
 	}
+	s.metrics.observeCommit(start)
 	return d.res.Tx, nil
 }
 
@@ -151,8 +154,24 @@ func (l *leadership) proposeAbort(r raftlog.Record, kind tmlogv1.DecideKind, rea
 	if res.Err != nil {
 		return nil, applyError(txID, res.Err, res.Tx)
 	}
+	if res.Decided {
+		s.metrics.noteDecision(res.Tx, decideBy(kind))
+	}
 	l.phase2.start(res.Tx)
 	return res.Tx, nil
+}
+
+// decideBy names a decision's proposer for the metrics.
+func decideBy(k tmlogv1.DecideKind) string {
+	switch k {
+	case tmlogv1.DecideKind_DECIDE_KIND_USER_ABORT:
+		return "user"
+	case tmlogv1.DecideKind_DECIDE_KIND_RESOLVE:
+		return "resolve"
+	case tmlogv1.DecideKind_DECIDE_KIND_REAPER:
+		return "reaper"
+	}
+	return "driver"
 }
 
 // GetTransaction reports one attempt. NOT_FOUND is not an outcome.

@@ -55,6 +55,7 @@ func (t *txService) ExecuteTransaction(ctx context.Context, req *tmv1.ExecuteTra
 // execute runs a one-shot transaction, or joins the attempt in flight with
 // the same key, and answers a keyed request only with its key's binding.
 func (l *leadership) execute(ctx context.Context, r *request) (*tmv1.Transaction, error) {
+	start := time.Now()
 	for {
 		l.mu.Lock()
 		if r.key != "" {
@@ -80,6 +81,7 @@ func (l *leadership) execute(ctx context.Context, r *request) (*tmv1.Transaction
 		if err := d.wait(ctx); err != nil {
 			return nil, err
 		}
+		l.s.metrics.observeCommit(start)
 		return answer(d.res, r.fingerprint)
 	}
 }

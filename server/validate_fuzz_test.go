@@ -7,9 +7,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/tmcluster/tmcluster/raftlog"
 	tmv1 "github.com/tmcluster/tmcluster/proto/tm/v1"
 	tmlogv1 "github.com/tmcluster/tmcluster/proto/tmlog/v1"
+	"github.com/tmcluster/tmcluster/raftlog"
 )
 
 // FuzzValidateExecute feeds arbitrary ExecuteTransactionRequest encodings to

@@ -8,6 +8,10 @@
 // would go below zero; a credit is staged and spendable once committed.
 // Besides tm.v1.ParticipantService it serves bank.v1.BankService, gRPC
 // health and server reflection. SIGTERM or SIGINT stops it gracefully.
+// With --tls-cert, --tls-key and --tls-ca it serves, and dials the
+// coordinators when in doubt, over mutual TLS with that CA; register it with
+// its certificate's CommonName as identity (tmctl participants add
+// --identity).
 package main
 
 import (
@@ -38,6 +42,10 @@ type options struct {
 	coordinators   []string
 	grace          time.Duration
 	debug          bool
+	// Mutual TLS: the certificate served and presented to the
+	// coordinators, its key, and the CA every peer's certificate must be
+	// signed by. All empty: plaintext.
+	tlsCert, tlsKey, tlsCA string
 }
 
 // maxAccounts bounds --accounts.
@@ -57,6 +65,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&coordinators, "coordinators", "", "comma-separated coordinator gRPC addresses to ask when in doubt")
 	fs.DurationVar(&o.grace, "grace", time.Second, "in-doubt grace after a branch's deadline")
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate served and presented to the coordinators (its CommonName is the identity to register); empty: plaintext")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM CA: coordinators calling in, and those dialled to resolve, must present a certificate it signed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: bankd --data-dir DIR [--listen HOST:PORT] [flags]")
@@ -87,6 +98,10 @@ func (o options) check(nargs int) error {
 		return fmt.Errorf("--initial-balance must be between 0 and %d", int64(maxAmount))
 	case o.grace <= 0:
 		return errors.New("--grace must be positive")
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	case o.tlsCA != "" && o.tlsCert == "":
+		return errors.New("--tls-ca needs --tls-cert and --tls-key")
 	}
 	return nil
 }

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/tmcluster/tmcluster/client"
 	"github.com/tmcluster/tmcluster/client/participant"
 	bankv1 "github.com/tmcluster/tmcluster/proto/bank/v1"
 	tmv1 "github.com/tmcluster/tmcluster/proto/tm/v1"
@@ -47,9 +49,13 @@ func newServer(opts options, log *slog.Logger) (*server, error) {
 	if err := os.MkdirAll(opts.dataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	serverOpts, dialOpts, err := transportOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	kit, err := participant.Open(participant.Config{
 		Path: filepath.Join(opts.dataDir, "bankd.db"), Hooks: bank{},
-		Coordinators: opts.coordinators, Grace: opts.grace, Logger: log,
+		Coordinators: opts.coordinators, Grace: opts.grace, Logger: log, DialOptions: dialOpts,
 	})
 	if err != nil {
 		return nil, err
@@ -68,9 +74,23 @@ func newServer(opts options, log *slog.Logger) (*server, error) {
 		_ = kit.Close()
 		return nil, err
 	}
-	s := &server{log: log, kit: kit, grpc: grpc.NewServer(), health: health.NewServer(), lis: lis}
+	s := &server{log: log, kit: kit, grpc: grpc.NewServer(serverOpts...), health: health.NewServer(), lis: lis}
 	s.register()
 	return s, nil
+}
+
+// transportOptions are the server's credentials and the kit's dial options:
+// TLS with --tls-cert (mutual with --tls-ca), else nil (plaintext).
+func transportOptions(opts options) ([]grpc.ServerOption, []grpc.DialOption, error) {
+	if opts.tlsCert == "" {
+		return nil, nil, nil
+	}
+	cfg, err := client.TLSConfig(opts.tlsCert, opts.tlsKey, opts.tlsCA)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(cfg.Clone()))},
+		[]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg.Clone()))}, nil
 }
 
 func (s *server) register() {

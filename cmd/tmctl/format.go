@@ -116,9 +116,9 @@ func formatTxList(w io.Writer, txs []*tmv1.Transaction, nextPage string) error {
 // formatParticipants prints the participant registry.
 func formatParticipants(w io.Writer, ps []*tmv1.Participant) error {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "NAME\tTARGET\tREGISTERED")
+	fmt.Fprintln(tw, "NAME\tTARGET\tIDENTITY\tREGISTERED")
 	for _, p := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.GetName(), p.GetTarget(), stamp(p.GetRegisterTime()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.GetName(), p.GetTarget(), orDash(p.GetIdentity()), stamp(p.GetRegisterTime()))
 	}
 	return tw.Flush()
 }

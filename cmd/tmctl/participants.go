@@ -17,13 +17,14 @@ func newParticipantsCmd(a *app) *cobra.Command {
 }
 
 func newParticipantsAddCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var identity string
+	cmd := &cobra.Command{
 		Use:   "add NAME TARGET",
 		Short: "Register a participant name at a gRPC dial target, or re-target it",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				p, err := c.RegisterParticipant(ctx, args[0], args[1])
+				p, err := c.RegisterParticipantWithIdentity(ctx, args[0], args[1], identity)
 				if err != nil {
 					return err
 				}
@@ -35,6 +36,9 @@ func newParticipantsAddCmd(a *app) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&identity, "identity", "",
+		"the CommonName of the participant's TLS certificate: with mutual TLS, only it may resolve this participant's branches")
+	return cmd
 }
 
 func newParticipantsListCmd(a *app) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/tmcluster/tmcluster/client"
 )
@@ -18,8 +19,11 @@ type app struct {
 	addrs   []string
 	json    bool
 	timeout time.Duration
-	out     io.Writer
-	errOut  io.Writer
+	// Mutual TLS: the certificate presented, its key and the CA the
+	// nodes' certificates must be signed by. All empty: plaintext.
+	tlsCert, tlsKey, tlsCA string
+	out                    io.Writer
+	errOut                 io.Writer
 }
 
 // run executes tmctl with args and returns the process exit status.
@@ -49,6 +53,9 @@ func newRootCmd(a *app) *cobra.Command {
 		"gRPC address of a cluster node; comma-separated or repeated")
 	pf.BoolVar(&a.json, "json", false, "print the responses as protojson, one per line")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "give up after this long")
+	pf.StringVar(&a.tlsCert, "tls-cert", "", "PEM client certificate (its CommonName is your identity); empty: plaintext")
+	pf.StringVar(&a.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	pf.StringVar(&a.tlsCA, "tls-ca", "", "PEM CA that signed the nodes' certificates (dial over TLS)")
 	root.AddCommand(newStatusCmd(a), newTxCmd(a), newParticipantsCmd(a), newMembersCmd(a))
 	return root
 }
@@ -56,8 +63,13 @@ func newRootCmd(a *app) *cobra.Command {
 // withClient runs fn with a client for --addr and a context bounded by
 // --timeout.
 func (a *app) withClient(cmd *cobra.Command, fn func(context.Context, *client.Client) error) error {
+	dialOpts, err := a.dialOptions()
+	if err != nil {
+		return err
+	}
 	c, err := client.New(client.Config{
 		Endpoints:       a.addrs,
+		DialOptions:     dialOpts,
 		AttemptTimeout:  a.timeout,
 		MaxRetryElapsed: a.timeout,
 	})
@@ -68,6 +80,19 @@ func (a *app) withClient(cmd *cobra.Command, fn func(context.Context, *client.Cl
 	ctx, cancel := context.WithTimeout(cmd.Context(), a.timeout)
 	defer cancel()
 	return fn(ctx, c)
+}
+
+// dialOptions are TLS with --tls-cert/--tls-key/--tls-ca, else none (the
+// SDK's plaintext default).
+func (a *app) dialOptions() ([]grpc.DialOption, error) {
+	if a.tlsCert == "" && a.tlsKey == "" && a.tlsCA == "" {
+		return nil, nil
+	}
+	opt, err := client.WithTLS(a.tlsCert, a.tlsKey, a.tlsCA)
+	if err != nil {
+		return nil, err
+	}
+	return []grpc.DialOption{opt}, nil
 }
 
 // describeError renders err as the one line tmctl prints.

@@ -7,15 +7,19 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	tmv1 "github.com/tmcluster/tmcluster/proto/tm/v1"
 )
 
 // join asks the cluster, through any member, to add this node, retrying
-// until it succeeds or ctx ends (the member may still be electing).
-func join(ctx context.Context, o *options, log *slog.Logger) error {
-	conn, err := grpc.NewClient(o.join, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// until it succeeds or ctx ends (the member may still be electing). It dials
+// with dialOpts (this node's certificate under TLS); with --admin-identities
+// on the cluster, this node's identity must be one of them (or an admin adds
+// it with tmctl members add instead): PERMISSION_DENIED ends the attempt.
+func join(ctx context.Context, o *options, dialOpts []grpc.DialOption, log *slog.Logger) error {
+	conn, err := grpc.NewClient(o.join, dialOpts...)
 	if err != nil {
 		return fmt.Errorf("--join %s: %w", o.join, err)
 	}
@@ -30,6 +34,9 @@ func join(ctx context.Context, o *options, log *slog.Logger) error {
 		if err == nil {
 			log.Info("joined the cluster", "through", o.join)
 			return nil
+		}
+		if c := status.Code(err); c == codes.PermissionDenied || c == codes.Unauthenticated {
+			return fmt.Errorf("join through %s refused (list this node's identity in --admin-identities, or add it with tmctl members add): %w", o.join, err)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("join through %s: %w", o.join, err)

@@ -7,6 +7,12 @@
 //
 // A node restarted on its own data dir rejoins by itself: --bootstrap and
 // --join are ignored when the data dir already holds Raft state.
+//
+// With --tls-cert, --tls-key and --tls-ca, the gRPC API, the Raft transport
+// and the node's dials (participants, the leader, --join) use mutual TLS 1.3
+// with that CA, and the certificate's CommonName must be --id;
+// --admin-identities limits the ClusterService changes to the listed
+// certificate CommonNames (see server/auth.go).
 package main
 
 import (
@@ -36,6 +42,7 @@ type options struct {
 	retention, defaultTimeout, maxTimeout time.Duration
 	heartbeat, election                   time.Duration
 	logFormat, logLevel                   string
+	tls                                   tlsOptions
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -55,7 +62,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "Raft election timeout")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	o.tls.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.tls.check(); err != nil {
 		return nil, err
 	}
 	switch {
@@ -101,6 +112,10 @@ func run(o *options) error {
 	if err := claimDataDir(o.dataDir, o.id); err != nil {
 		return err
 	}
+	tr, err := o.tls.load(o.id)
+	if err != nil {
+		return err
+	}
 	lis, err := net.Listen("tcp", o.grpcAddr)
 	if err != nil {
 		return fmt.Errorf("listen on --grpc-addr %s: %w", o.grpcAddr, err)
@@ -108,6 +123,7 @@ func run(o *options) error {
 	node, err := raftlog.Open(raftlog.Config{
 		ID: o.id, RaftAddr: o.raftAddr, DataDir: o.dataDir, Bootstrap: o.bootstrap,
 		HeartbeatTimeout: o.heartbeat, ElectionTimeout: o.election, LeaderLeaseTimeout: o.heartbeat / 2,
+		TLS: tr.raft(),
 	})
 	if err != nil {
 		lis.Close()
@@ -116,23 +132,26 @@ func run(o *options) error {
 	srv, err := server.New(server.Config{
 		NodeID: o.id, GRPCAddr: o.grpcAddr, RaftAddr: o.raftAddr, Raft: node, Logger: log,
 		Retention: o.retention, DefaultTimeout: o.defaultTimeout, MaxTimeout: o.maxTimeout,
+		ParticipantDialOptions: tr.dialOptions(), PeerDialOptions: tr.dialOptions(),
+		AdminIdentities: o.tls.admins,
 	})
 	if err != nil {
 		node.Shutdown()
 		lis.Close()
 		return err
 	}
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(append(tr.serverOptions(), grpc.ChainUnaryInterceptor(srv.UnaryInterceptor()))...)
 	srv.Register(gs)
 	srv.Start()
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	log.Info("tmd started", "grpc", o.grpcAddr, "raft", o.raftAddr, "had_state", node.HadState())
+	log.Info("tmd started", "grpc", o.grpcAddr, "raft", o.raftAddr, "had_state", node.HadState(),
+		"tls", tr.config != nil, "mtls", o.tls.ca != "")
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if o.join != "" && !node.HadState() {
-		if err := join(ctx, o, log); err != nil {
+		if err := join(ctx, o, tr.dialOptions(), log); err != nil {
 			log.Error("join failed", "err", err)
 		}
 	}

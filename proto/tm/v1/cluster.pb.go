@@ -558,8 +558,12 @@ type Participant struct {
 	// The registered name branches use.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// A gRPC dial target such as 127.0.0.1:9101.
-	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
-	RegisterTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=register_time,json=registerTime,proto3" json:"register_time,omitempty"`
+	Target       string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	RegisterTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=register_time,json=registerTime,proto3" json:"register_time,omitempty"`
+	// The Subject CommonName of the participant's TLS client certificate, if
+	// registered. With mutual TLS on, ResolveTransaction naming this
+	// participant is answered only to a caller presenting it.
+	Identity      string `protobuf:"bytes,4,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -615,10 +619,22 @@ func (x *Participant) GetRegisterTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Participant) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
 type RegisterParticipantRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Target string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	// Optional: the Subject CommonName of the certificate the participant
+	// presents when it calls ResolveTransaction (at most 256 bytes). A
+	// registration replaces the previous one whole: re-registering without an
+	// identity clears it.
+	Identity      string `protobuf:"bytes,3,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -663,6 +679,13 @@ func (x *RegisterParticipantRequest) GetName() string {
 func (x *RegisterParticipantRequest) GetTarget() string {
 	if x != nil {
 		return x.Target
+	}
+	return ""
+}
+
+func (x *RegisterParticipantRequest) GetIdentity() string {
+	if x != nil {
+		return x.Identity
 	}
 	return ""
 }
@@ -909,14 +932,16 @@ const file_tm_v1_cluster_proto_rawDesc = "" +
 	"\x19TransferLeadershipRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"9\n" +
 	"\x1aTransferLeadershipResponse\x12\x1b\n" +
-	"\tleader_id\x18\x01 \x01(\tR\bleaderId\"z\n" +
+	"\tleader_id\x18\x01 \x01(\tR\bleaderId\"\x96\x01\n" +
 	"\vParticipant\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12?\n" +
-	"\rregister_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fregisterTime\"H\n" +
+	"\rregister_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fregisterTime\x12\x1a\n" +
+	"\bidentity\x18\x04 \x01(\tR\bidentity\"d\n" +
 	"\x1aRegisterParticipantRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target\"S\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1a\n" +
+	"\bidentity\x18\x03 \x01(\tR\bidentity\"S\n" +
 	"\x1bRegisterParticipantResponse\x124\n" +
 	"\vparticipant\x18\x01 \x01(\v2\x12.tm.v1.ParticipantR\vparticipant\"\x19\n" +
 	"\x17ListParticipantsRequest\"R\n" +

@@ -33,7 +33,11 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // ClusterService is for operators. GetClusterStatus is answered by every node
-// itself; every other call is forwarded to the leader.
+// itself; every other call is forwarded to the leader. With tmd
+// --admin-identities set, the calls that change anything (AddMember,
+// RemoveMember, TransferLeadership, RegisterParticipant, RemoveParticipant)
+// are PERMISSION_DENIED (reason NOT_ADMIN) to a caller whose certificate
+// CommonName is not listed.
 type ClusterServiceClient interface {
 	// GetClusterStatus reports this node's view of the cluster.
 	GetClusterStatus(ctx context.Context, in *GetClusterStatusRequest, opts ...grpc.CallOption) (*GetClusterStatusResponse, error)
@@ -136,7 +140,11 @@ func (c *clusterServiceClient) RemoveParticipant(ctx context.Context, in *Remove
 // for forward compatibility.
 //
 // ClusterService is for operators. GetClusterStatus is answered by every node
-// itself; every other call is forwarded to the leader.
+// itself; every other call is forwarded to the leader. With tmd
+// --admin-identities set, the calls that change anything (AddMember,
+// RemoveMember, TransferLeadership, RegisterParticipant, RemoveParticipant)
+// are PERMISSION_DENIED (reason NOT_ADMIN) to a caller whose certificate
+// CommonName is not listed.
 type ClusterServiceServer interface {
 	// GetClusterStatus reports this node's view of the cluster.
 	GetClusterStatus(context.Context, *GetClusterStatusRequest) (*GetClusterStatusResponse, error)

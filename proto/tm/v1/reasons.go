@@ -39,3 +39,12 @@ const (
 	MetaLeaderAddress = "leader_address"
 	MetaField         = "field"
 )
+
+// ErrorInfo reasons and metadata key of authorization under mutual TLS.
+// identity is the caller's certificate Subject CommonName.
+const (
+	ReasonUnauthenticated  = "UNAUTHENTICATED"   // no client certificate where one is needed
+	ReasonNotAdmin         = "NOT_ADMIN"         // a ClusterService change by a non-admin identity
+	ReasonIdentityMismatch = "IDENTITY_MISMATCH" // ResolveTransaction from another participant's identity
+	MetaIdentity           = "identity"
+)

@@ -845,10 +845,12 @@ func (x *CollectCommand) GetCutoffUnixNano() int64 {
 }
 
 type RegisterParticipantCommand struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
-	TimeUnixNano  int64                  `protobuf:"varint,3,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Target       string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	TimeUnixNano int64                  `protobuf:"varint,3,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// The participant's certificate identity (its Subject CommonName), or "".
+	Identity      string `protobuf:"bytes,4,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -902,6 +904,13 @@ func (x *RegisterParticipantCommand) GetTimeUnixNano() int64 {
 		return x.TimeUnixNano
 	}
 	return 0
+}
+
+func (x *RegisterParticipantCommand) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
 }
 
 type RemoveParticipantCommand struct {
@@ -1492,11 +1501,12 @@ const file_tmlog_v1_command_proto_rawDesc = "" +
 	"AckCommand\x12!\n" +
 	"\x04acks\x18\x01 \x03(\v2\r.tmlog.v1.AckR\x04acks\":\n" +
 	"\x0eCollectCommand\x12(\n" +
-	"\x10cutoff_unix_nano\x18\x01 \x01(\x03R\x0ecutoffUnixNano\"n\n" +
+	"\x10cutoff_unix_nano\x18\x01 \x01(\x03R\x0ecutoffUnixNano\"\x8a\x01\n" +
 	"\x1aRegisterParticipantCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12$\n" +
-	"\x0etime_unix_nano\x18\x03 \x01(\x03R\ftimeUnixNano\"T\n" +
+	"\x0etime_unix_nano\x18\x03 \x01(\x03R\ftimeUnixNano\x12\x1a\n" +
+	"\bidentity\x18\x04 \x01(\tR\bidentity\"T\n" +
 	"\x18RemoveParticipantCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\"f\n" +
