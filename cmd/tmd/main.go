@@ -43,6 +43,14 @@ type options struct {
 	heartbeat, election                   time.Duration
 	logFormat, logLevel                   string
 	tls                                   tlsOptions
+	limits                                limits
+	metricsAddr                           string
+	pprof                                 bool
+}
+
+// limits are the request limits of design.md's error model.
+type limits struct {
+	maxPayloadBytes, maxBranches, maxOpen int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -62,6 +70,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "Raft election timeout")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&o.limits.maxPayloadBytes, "max-payload-bytes", 1<<20, "largest branch payload accepted")
+	fs.IntVar(&o.limits.maxBranches, "max-branches", 64, "most branches in one transaction")
+	fs.IntVar(&o.limits.maxOpen, "max-open-transactions", 100_000, "undecided transactions before new ones get RESOURCE_EXHAUSTED")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (off when empty)")
+	fs.BoolVar(&o.pprof, "pprof", false, "also serve /debug/pprof/ on --metrics-addr")
 	o.tls.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -76,6 +89,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--data-dir is required")
 	case o.bootstrap && o.join != "":
 		return nil, errors.New("--bootstrap and --join exclude each other")
+	case o.limits.maxPayloadBytes <= 0 || o.limits.maxBranches <= 0 || o.limits.maxOpen <= 0:
+		return nil, errors.New("--max-payload-bytes, --max-branches and --max-open-transactions must be positive")
+	case o.pprof && o.metricsAddr == "":
+		return nil, errors.New("--pprof needs --metrics-addr")
 	}
 	return o, nil
 }
@@ -134,13 +151,25 @@ func run(o *options) error {
 		Retention: o.retention, DefaultTimeout: o.defaultTimeout, MaxTimeout: o.maxTimeout,
 		ParticipantDialOptions: tr.dialOptions(), PeerDialOptions: tr.dialOptions(),
 		AdminIdentities: o.tls.admins,
+		MaxPayloadBytes: o.limits.maxPayloadBytes, MaxBranches: o.limits.maxBranches, MaxOpenTransactions: o.limits.maxOpen,
 	})
 	if err != nil {
 		node.Shutdown()
 		lis.Close()
 		return err
 	}
-	gs := grpc.NewServer(append(tr.serverOptions(), grpc.ChainUnaryInterceptor(srv.UnaryInterceptor()))...)
+	metricsStop, err := serveMetrics(o, srv, log)
+	if err != nil {
+		srv.Close()
+		node.Shutdown()
+		lis.Close()
+		return err
+	}
+	defer metricsStop()
+	// A request carries up to max-branches payloads of max-payload-bytes.
+	maxMsg := max(4<<20, o.limits.maxBranches*o.limits.maxPayloadBytes+1<<20)
+	gs := grpc.NewServer(append(tr.serverOptions(), grpc.MaxRecvMsgSize(maxMsg),
+		grpc.ChainUnaryInterceptor(srv.UnaryInterceptor()))...)
 	srv.Register(gs)
 	srv.Start()
 	served := make(chan error, 1)
