@@ -32,43 +32,56 @@ func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
 
-// formatStatus prints the cluster header from the reference view and one
-// row per member, with the applied index of every node that was asked.
-func formatStatus(w io.Writer, views []nodeView) error {
-	ref, err := referenceView(views)
-	if err != nil {
-		return err
-	}
-	applied := map[string]string{} // node id or grpc address → applied index
-	for _, v := range views {
-		if v.err != nil {
-			applied[v.addr] = "unreachable"
-			continue
-		}
-		applied[v.status.GetNodeId()] = strconv.FormatUint(v.status.GetAppliedIndex(), 10)
-	}
+// formatStatus prints the cluster header and one row per node: the
+// members first, in configuration order, then asked nodes that are not
+// members. A number a node did not report is "-".
+func formatStatus(w io.Writer, st clusterStatus) error {
 	tw := newTable(w)
-	fmt.Fprintf(tw, "cluster id:\t%s\n", orDash(ref.GetClusterId()))
-	fmt.Fprintf(tw, "leader:\t%s\n", orDash(ref.GetLeaderId()))
-	fmt.Fprintf(tw, "term:\t%d\n", ref.GetTerm())
-	fmt.Fprintf(tw, "commit index:\t%d\n", ref.GetCommitIndex())
-	fmt.Fprintf(tw, "applied index:\t%d (node %s)\n\n", ref.GetAppliedIndex(), orDash(ref.GetNodeId()))
-	fmt.Fprintln(tw, "ID\tGRPC ADDRESS\tRAFT ADDRESS\tROLE\tVOTER\tAPPLIED")
-	for _, n := range ref.GetNodes() {
-		idx, ok := applied[n.GetId()]
-		if !ok {
-			idx = orDash(applied[n.GetGrpcAddress()])
+	fmt.Fprintf(tw, "cluster id:\t%s\n", orDash(st.clusterID))
+	leader := "none known"
+	if st.leaderID != "" {
+		leader = st.leaderID
+		if st.leaderAddr != "" {
+			leader += " (" + st.leaderAddr + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.GetId(), n.GetGrpcAddress(), n.GetRaftAddress(),
-			role(n, ref.GetLeaderId()), yesNo(n.GetVoter()), idx)
+		if !st.fromLeader {
+			leader += ", did not answer: lag unknown"
+		}
+	}
+	fmt.Fprintf(tw, "leader:\t%s\n", leader)
+	fmt.Fprintf(tw, "term:\t%d\n", st.term)
+	fmt.Fprintf(tw, "commit index:\t%d\n\n", st.commitIndex)
+	fmt.Fprintln(tw, "ID\tGRPC ADDRESS\tRAFT ADDRESS\tROLE\tVOTER\tTERM\tAPPLIED\tLAG")
+	for _, r := range st.rows {
+		term, applied, lag := "-", "-", "-"
+		if r.answered {
+			term, applied = strconv.FormatUint(r.term, 10), strconv.FormatUint(r.applied, 10)
+		}
+		if r.lagKnown {
+			lag = strconv.FormatUint(r.lag, 10)
+		}
+		voter := "-"
+		if r.role != "not-a-member" && r.id != "?" {
+			voter = yesNo(r.voter)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.id, orDash(r.grpcAddr), orDash(r.raftAddr),
+			r.role, voter, term, applied, lag)
 	}
 	return tw.Flush()
 }
 
-// role names a member's Raft role.
+// role names a member's Raft role: the leader is leaderID when given,
+// else the node flagged as leader.
 func role(n *tmv1.Node, leaderID string) string {
-	if n.GetLeader() || (leaderID != "" && n.GetId() == leaderID) {
+	isLeader := n.GetLeader()
+	if leaderID != "" {
+		isLeader = n.GetId() == leaderID
+	}
+	switch {
+	case isLeader:
 		return "leader"
+	case !n.GetVoter():
+		return "nonvoter"
 	}
 	return "follower"
 }
@@ -94,23 +107,26 @@ func formatTx(w io.Writer, tx *tmv1.Transaction) error {
 	return tw.Flush()
 }
 
-// formatTxList prints one row per transaction and, when the list was cut
-// short, the token of the next page.
-func formatTxList(w io.Writer, txs []*tmv1.Transaction, nextPage string) error {
+// formatTxList prints one row per transaction and, when the listing
+// stopped at --limit with records left unread, how to get more.
+func formatTxList(w io.Writer, l txListing) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "TX ID\tSTATE\tCOMPLETED\tBRANCHES\tCREATED\tABORT REASON")
-	for _, tx := range txs {
+	for _, tx := range l.txs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", tx.GetTxId(), txState(tx.GetState()),
 			yesNo(tx.GetCompleted()), len(tx.GetBranches()), stamp(tx.GetCreateTime()), orDash(tx.GetAbortReason()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if nextPage != "" {
-		_, err := fmt.Fprintf(w, "(more: next page token %s)\n", nextPage)
-		return err
+	var err error
+	switch {
+	case l.next != "":
+		_, err = fmt.Fprintf(w, "(more: next page token %s)\n", l.next)
+	case l.more:
+		_, err = fmt.Fprintf(w, "(more may match: raise --limit)\n")
 	}
-	return nil
+	return err
 }
 
 // formatParticipants prints the participant registry.
@@ -123,13 +139,14 @@ func formatParticipants(w io.Writer, ps []*tmv1.Participant) error {
 	return tw.Flush()
 }
 
-// formatNodes prints the Raft members.
-func formatNodes(w io.Writer, nodes []*tmv1.Node) error {
+// formatNodes prints the Raft members; leaderID, when known, marks the
+// leader in case the nodes' own leader flags are stale.
+func formatNodes(w io.Writer, nodes []*tmv1.Node, leaderID string) error {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tGRPC ADDRESS\tRAFT ADDRESS\tROLE\tVOTER")
 	for _, n := range nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.GetId(), n.GetGrpcAddress(), n.GetRaftAddress(),
-			role(n, ""), yesNo(n.GetVoter()))
+			role(n, leaderID), yesNo(n.GetVoter()))
 	}
 	return tw.Flush()
 }
@@ -173,4 +190,45 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// maxListedBranches is how many branches a watch line names one by one;
+// past it, the line counts them by state.
+const maxListedBranches = 4
+
+// formatWatchLine renders one change of tx, seen at t, as one line: time,
+// tx id, state, completed=yes|no, the branches, and the abort reason
+// (quoted, so the line stays one line) when there is one.
+func formatWatchLine(t time.Time, tx *tmv1.Transaction) string {
+	line := fmt.Sprintf("%s  %s  %s  completed=%s  %s", t.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		tx.GetTxId(), txState(tx.GetState()), yesNo(tx.GetCompleted()), branchSummary(tx.GetBranches()))
+	if r := tx.GetAbortReason(); r != "" {
+		line += "  abort_reason=" + strconv.Quote(r)
+	}
+	return line
+}
+
+// branchSummary renders branches as branch@participant=STATE, or, past
+// maxListedBranches, as a count per state ("64 branches: 60 COMMITTED,
+// 4 PREPARED").
+func branchSummary(bs []*tmv1.Branch) string {
+	if len(bs) == 0 {
+		return "no branches"
+	}
+	if len(bs) <= maxListedBranches {
+		parts := make([]string, len(bs))
+		for i, b := range bs {
+			parts[i] = b.GetBranchId() + "@" + b.GetParticipant() + "=" + branchState(b.GetState())
+		}
+		return strings.Join(parts, " ")
+	}
+	counts := map[tmv1.BranchState]int{}
+	for _, b := range bs {
+		counts[b.GetState()]++
+	}
+	var parts []string
+	for _, st := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[st], branchState(st)))
+	}
+	return fmt.Sprintf("%d branches: %s", len(bs), strings.Join(parts, ", "))
 }

@@ -62,36 +62,122 @@ func TestFormatTx(t *testing.T) {
 	hasRow(t, out, "credit", "bank-b", "VOTED_NO", "insufficient", "funds", "0")
 }
 
-func TestFormatStatusShowsEachAskedNodesAppliedIndex(t *testing.T) {
+func TestFormatStatusRowsAreEachNodesOwnView(t *testing.T) {
 	nodes := []*tmv1.Node{
 		{Id: "n1", GrpcAddress: "127.0.0.1:7001", RaftAddress: "127.0.0.1:8001", Voter: true},
 		{Id: "n2", GrpcAddress: "127.0.0.1:7002", RaftAddress: "127.0.0.1:8002", Leader: true, Voter: true},
-		{Id: "n3", GrpcAddress: "127.0.0.1:7003", RaftAddress: "127.0.0.1:8003"},
+		{Id: "n3", GrpcAddress: "127.0.0.1:7003", RaftAddress: "127.0.0.1:8003", Voter: true},
+		{Id: "n4", GrpcAddress: "127.0.0.1:7004", RaftAddress: "127.0.0.1:8004"},
 	}
-	view := func(id string, applied uint64) *tmv1.GetClusterStatusResponse {
-		return &tmv1.GetClusterStatusResponse{NodeId: id, LeaderId: "n2", Nodes: nodes, Term: 4,
-			CommitIndex: 99, AppliedIndex: applied, ClusterId: "c-1"}
+	view := func(id, leader string, term, commit, applied uint64) *tmv1.GetClusterStatusResponse {
+		return &tmv1.GetClusterStatusResponse{NodeId: id, LeaderId: leader, Nodes: nodes, Term: term,
+			CommitIndex: commit, AppliedIndex: applied, ClusterId: "c-1"}
 	}
 	views := []nodeView{
-		{addr: "127.0.0.1:7001", status: view("n1", 97)},
-		{addr: "127.0.0.1:7002", status: view("n2", 99)},
+		{addr: "127.0.0.1:7001", status: view("n1", "n2", 4, 97, 97)},
+		{addr: "127.0.0.1:7002", status: view("n2", "n2", 4, 99, 98)},
 		{addr: "127.0.0.1:7003", err: errors.New("connection refused")},
+		{addr: "127.0.0.1:7004", status: view("n4", "n2", 4, 99, 101)}, // asked after the leader
+		{addr: "127.0.0.1:7009", status: &tmv1.GetClusterStatusResponse{NodeId: "n9", LeaderId: "", Term: 2,
+			AppliedIndex: 50, ClusterId: "c-1"}}, // removed, still running
+		{addr: "127.0.0.1:7010", err: errors.New("connection refused")},
+		{addr: "127.0.0.1:7011", status: &tmv1.GetClusterStatusResponse{NodeId: "x1", ClusterId: "c-other"}},
 	}
+	st := buildStatus(views)
 	var b bytes.Buffer
-	if err := formatStatus(&b, views); err != nil {
+	if err := formatStatus(&b, st); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	hasRow(t, out, "leader:", "n2")
-	hasRow(t, out, "applied", "index:", "99", "(node", "n2)") // the leader's view heads the table
-	hasRow(t, out, "n1", "127.0.0.1:7001", "127.0.0.1:8001", "follower", "yes", "97")
-	hasRow(t, out, "n2", "127.0.0.1:7002", "127.0.0.1:8002", "leader", "yes", "99")
-	hasRow(t, out, "n3", "127.0.0.1:7003", "127.0.0.1:8003", "follower", "no", "unreachable")
+	hasRow(t, out, "cluster", "id:", "c-1")
+	hasRow(t, out, "leader:", "n2", "(127.0.0.1:7002)") // the leader's view heads the table
+	hasRow(t, out, "term:", "4")
+	hasRow(t, out, "commit", "index:", "99")
+	hasRow(t, out, "n1", "127.0.0.1:7001", "127.0.0.1:8001", "follower", "yes", "4", "97", "2")
+	hasRow(t, out, "n2", "127.0.0.1:7002", "127.0.0.1:8002", "leader", "yes", "4", "98", "1")
+	hasRow(t, out, "n3", "127.0.0.1:7003", "127.0.0.1:8003", "unreachable", "yes", "-", "-", "-")
+	hasRow(t, out, "n4", "127.0.0.1:7004", "127.0.0.1:8004", "nonvoter", "no", "4", "101", "0")
+	hasRow(t, out, "n9", "127.0.0.1:7009", "-", "not-a-member", "-", "2", "50", "-")
+	hasRow(t, out, "?", "127.0.0.1:7010", "-", "unreachable", "-", "-", "-", "-")
+	if strings.Contains(out, "x1") {
+		t.Errorf("a node of another cluster is listed:\n%s", out)
+	}
+	if len(st.warnings) != 1 || !strings.Contains(st.warnings[0], "belongs to cluster c-other") {
+		t.Errorf("warnings = %q", st.warnings)
+	}
+}
+
+func TestFormatStatusWithoutTheLeadersView(t *testing.T) {
+	nodes := []*tmv1.Node{
+		{Id: "n1", GrpcAddress: "127.0.0.1:7001", Voter: true},
+		{Id: "n2", GrpcAddress: "127.0.0.1:7002", Voter: true},
+		{Id: "n3", GrpcAddress: "127.0.0.1:7003", Voter: true},
+	}
+	views := []nodeView{
+		{addr: "127.0.0.1:7001", status: &tmv1.GetClusterStatusResponse{NodeId: "n1", LeaderId: "n2", Term: 4,
+			CommitIndex: 9, AppliedIndex: 9, ClusterId: "c-1", Nodes: nodes}},
+		{addr: "127.0.0.1:7002", err: errors.New("connection refused")},
+		{addr: "127.0.0.1:7003", status: &tmv1.GetClusterStatusResponse{NodeId: "n3", Term: 5, AppliedIndex: 7,
+			ClusterId: "c-1", Nodes: nodes}},
+	}
+	var b bytes.Buffer
+	if err := formatStatus(&b, buildStatus(views)); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	hasRow(t, out, "leader:", "n2", "(127.0.0.1:7002),", "did", "not", "answer:", "lag", "unknown")
+	hasRow(t, out, "n1", "127.0.0.1:7001", "-", "follower", "yes", "4", "9", "-")
+	hasRow(t, out, "n2", "127.0.0.1:7002", "-", "unreachable", "yes", "-", "-", "-")
+	hasRow(t, out, "n3", "127.0.0.1:7003", "-", "no-leader", "yes", "5", "7", "-")
+}
+
+func TestReferenceViewPrefersTheNewestLeader(t *testing.T) {
+	views := []nodeView{
+		{addr: "a", status: &tmv1.GetClusterStatusResponse{NodeId: "n3", LeaderId: "n1", Term: 7}},
+		{addr: "b", status: &tmv1.GetClusterStatusResponse{NodeId: "n1", LeaderId: "n1", Term: 6}}, // deposed
+		{addr: "c", status: &tmv1.GetClusterStatusResponse{NodeId: "n2", LeaderId: "n2", Term: 7}},
+	}
+	if got := referenceView(views); got.GetNodeId() != "n2" {
+		t.Errorf("reference = %s, want n2 (the leader of term 7)", got.GetNodeId())
+	}
+	st := buildStatus(views)
+	if st.leaderID != "n2" {
+		t.Errorf("leader = %s", st.leaderID)
+	}
+	if referenceView([]nodeView{{addr: "a", err: errors.New("down")}}) != nil {
+		t.Error("a reference view with no answer")
+	}
+}
+
+func TestFormatWatchLine(t *testing.T) {
+	at := time.Date(2026, 11, 26, 9, 30, 1, 234_000_000, time.UTC)
+	got := formatWatchLine(at, sampleTx())
+	want := `2026-11-26T09:30:01.234Z  tx-1  ABORTED  completed=no  debit@bank-a=ABORTED credit@bank-b=VOTED_NO  abort_reason="bank-b voted NO"`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	tx := &tmv1.Transaction{TxId: "tx-9", State: tmv1.TransactionState_TRANSACTION_STATE_COMMITTED, Completed: true,
+		AbortReason: "two\nlines"}
+	for i := range 6 {
+		st := tmv1.BranchState_BRANCH_STATE_COMMITTED
+		if i == 5 {
+			st = tmv1.BranchState_BRANCH_STATE_HEURISTIC_HAZARD
+		}
+		tx.Branches = append(tx.Branches, &tmv1.Branch{BranchId: "b", State: st})
+	}
+	got = formatWatchLine(at, tx)
+	want = `2026-11-26T09:30:01.234Z  tx-9  COMMITTED  completed=yes  6 branches: 5 COMMITTED, 1 HEURISTIC_HAZARD  abort_reason="two\nlines"`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := branchSummary(nil); got != "no branches" {
+		t.Errorf("branchSummary(nil) = %q", got)
+	}
 }
 
 func TestFormatTxListPrintsNextPage(t *testing.T) {
 	var b bytes.Buffer
-	if err := formatTxList(&b, []*tmv1.Transaction{sampleTx()}, "tok-2"); err != nil {
+	if err := formatTxList(&b, txListing{txs: []*tmv1.Transaction{sampleTx()}, next: "tok-2", more: true}); err != nil {
 		t.Fatal(err)
 	}
 	hasRow(t, b.String(), "tx-1", "ABORTED", "no", "2", "2026-01-02T03:04:05Z", "bank-b", "voted", "NO")

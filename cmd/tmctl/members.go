@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +32,7 @@ func newMembersAddCmd(a *app) *cobra.Command {
 				if a.json {
 					return writeJSON(a.out, &tmv1.AddMemberResponse{Nodes: nodes})
 				}
-				return formatNodes(a.out, nodes)
+				return formatNodes(a.out, nodes, "")
 			})
 		},
 	}
@@ -53,7 +54,7 @@ func newMembersRemoveCmd(a *app) *cobra.Command {
 				if a.json {
 					return writeJSON(a.out, &tmv1.RemoveMemberResponse{Nodes: nodes})
 				}
-				return formatNodes(a.out, nodes)
+				return formatNodes(a.out, nodes, "")
 			})
 		},
 	}
@@ -62,7 +63,7 @@ func newMembersRemoveCmd(a *app) *cobra.Command {
 func newTransferLeadershipCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "transfer-leadership [ID]",
-		Short: "Hand leadership to voter ID, or to any voter",
+		Short: "Hand leadership to voter ID, or to any voter, and show the members",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := ""
@@ -70,16 +71,58 @@ func newTransferLeadershipCmd(a *app) *cobra.Command {
 				target = args[0]
 			}
 			return a.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				before, _ := c.Status(ctx, "") // who led: not who leads after
 				leader, err := c.TransferLeadership(ctx, target)
 				if err != nil {
 					return err
 				}
-				if a.json {
-					return writeJSON(a.out, &tmv1.TransferLeadershipResponse{LeaderId: leader})
+				st, err := awaitLeader(ctx, c, leader, before.GetLeaderId())
+				if err != nil {
+					return fmt.Errorf("leadership was handed over, but no new leader was seen: %w", err)
 				}
-				_, err = fmt.Fprintf(a.out, "leader: %s\n", leader)
-				return err
+				if a.json {
+					return writeJSON(a.out, &tmv1.TransferLeadershipResponse{LeaderId: st.GetLeaderId()})
+				}
+				if _, err := fmt.Fprintf(a.out, "leader: %s\n\n", st.GetLeaderId()); err != nil {
+					return err
+				}
+				return formatNodes(a.out, st.GetNodes(), st.GetLeaderId())
 			})
 		},
 	}
+}
+
+// leaderPoll is how often awaitLeader asks who leads.
+const leaderPoll = 100 * time.Millisecond
+
+// awaitLeader asks the cluster until a node names the new leader and
+// returns that node's view. The new leader is leader when the old one
+// already knew it as it stepped down (it often does not), else any leader
+// other than old.
+func awaitLeader(ctx context.Context, c *client.Client, leader, old string) (*tmv1.GetClusterStatusResponse, error) {
+	for {
+		st, err := c.Status(ctx, "")
+		if err == nil && isNewLeader(st.GetLeaderId(), leader, old) {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return nil, err
+		case <-time.After(leaderPoll):
+		}
+	}
+}
+
+// isNewLeader reports whether got is the leader awaitLeader waits for.
+func isNewLeader(got, leader, old string) bool {
+	switch {
+	case got == "":
+		return false
+	case leader != "":
+		return got == leader
+	}
+	return got != old
 }
