@@ -1,0 +1,156 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// progressLimit bounds the wait, after a fault is healed, for some transfer
+// to get an outcome: the cluster serving again is part of each fault's
+// check.
+const progressLimit = 30 * time.Second
+
+// injector causes faults at random intervals, heals each and checks.
+type injector struct {
+	e     *env
+	cfg   Config
+	w     *workload
+	v     *violations
+	out   io.Writer
+	start time.Time
+
+	mu     sync.Mutex
+	events []FaultEvent
+	enc    *json.Encoder // faults.jsonl
+}
+
+// newInjector returns an injector for e that records faults into the
+// faults file and violations into v; start is when the load began.
+func newInjector(e *env, w *workload, v *violations, faults *os.File, start time.Time) *injector {
+	return &injector{e: e, cfg: e.cfg, w: w, v: v, out: e.cfg.Progress, start: start, enc: json.NewEncoder(faults)}
+}
+
+// run injects faults until stop closes or ctx ends. A fault in progress
+// when stop closes is finished, healed and checked.
+func (in *injector) run(ctx context.Context, stop <-chan struct{}) {
+	rng := rand.New(rand.NewPCG(in.cfg.Seed, 0xfa017))
+	for seq := 1; ; seq++ {
+		gap := span(in.cfg.FaultGapMin, in.cfg.FaultGapMax, rng.Float64())
+		p := in.draw(rng)
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(gap):
+		}
+		ev := FaultEvent{Seq: seq, Kind: p.kind, Start: time.Now()}
+		if err := in.inject(ctx, p, &ev); err != nil {
+			ev.Error = err.Error()
+		}
+		if err := in.e.heal(ctx); err != nil {
+			ev.Error = joinText(ev.Error, "heal: "+err.Error())
+		}
+		ev.Healed = time.Now()
+		if ctx.Err() != nil {
+			return
+		}
+		if ev.Error != "" {
+			in.v.add(CheckService, "fault #%d %s of %s: %s", ev.Seq, ev.Kind, ev.Target, ev.Error)
+		}
+		ev.Problems = in.check(ctx, &ev, stop)
+		if ctx.Err() != nil {
+			return
+		}
+		in.record(ev)
+	}
+}
+
+// check is what follows each heal: the cluster answers transfers again;
+// no transaction is committed at one bank and aborted at another so far
+// (branches still prepared are allowed while the load runs); and nodes that
+// stand at the same index report the same state digest.
+func (in *injector) check(ctx context.Context, ev *FaultEvent, stop <-chan struct{}) []string {
+	var problems []string
+	report := func(check, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		in.v.add(check, "after fault #%d (%s): %s", ev.Seq, ev.Kind, msg)
+		problems = append(problems, check+": "+msg)
+	}
+	select {
+	case <-stop:
+	default:
+		if !in.w.waitTold(ctx, ev.Healed, progressLimit) {
+			report(CheckService, "no transfer got an outcome within %v of the heal", progressLimit)
+		}
+	}
+	view, err := readBanks(ctx, in.e.banks)
+	if err != nil {
+		report(CheckService, "cannot read the banks' branches: %v", err)
+	}
+	for _, txID := range sortedKeys(view) {
+		var committed, aborted []bankBranch
+		for _, b := range view[txID] {
+			switch b.GetOutcome() {
+			case branchCommitted:
+				committed = append(committed, b)
+			case branchAborted:
+				aborted = append(aborted, b)
+			}
+		}
+		if len(committed) > 0 && len(aborted) > 0 {
+			report(CheckAtomicity, "tx %s is committed at %v and aborted at %v", txID, committed, aborted)
+		}
+	}
+	before := in.v.count(CheckAgreement)
+	sampleAgreement(ctx, in.v, in.e.cluster, fmt.Sprintf("after fault #%d (%s)", ev.Seq, ev.Kind), 1)
+	if n := in.v.count(CheckAgreement) - before; n > 0 {
+		problems = append(problems, fmt.Sprintf("agreement: %d digest mismatches", n))
+	}
+	return problems
+}
+
+// record keeps ev, writes it to faults.jsonl and prints its line.
+func (in *injector) record(ev FaultEvent) {
+	in.mu.Lock()
+	in.events = append(in.events, ev)
+	_ = in.enc.Encode(ev)
+	in.mu.Unlock()
+	t := in.w.tally()
+	what := fmt.Sprintf("%s %s", ev.Kind, ev.Target)
+	if ev.NewLeader != "" {
+		what += fmt.Sprintf(" (new leader %s after %v)", ev.NewLeader, ev.Failover.Round(time.Millisecond))
+	}
+	verdict := "check ok"
+	if ev.Error != "" || len(ev.Problems) > 0 {
+		verdict = "PROBLEM: " + joinText(ev.Error, fmt.Sprint(ev.Problems))
+	}
+	fmt.Fprintf(in.out, "[%7s] fault #%d %s, down %v, healed in %v · ops %d (%d committed, %d aborted, %d unknown) · %s\n",
+		time.Since(in.start).Round(time.Second), ev.Seq, what, ev.Down.Round(10*time.Millisecond),
+		ev.Healed.Sub(ev.Start).Round(10*time.Millisecond), t.ops, t.committed, t.aborted, t.unknown, verdict)
+}
+
+// faultEvents returns the faults injected so far.
+func (in *injector) faultEvents() []FaultEvent {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return slices.Clone(in.events)
+}
+
+// joinText joins two messages with "; ", skipping empty ones.
+func joinText(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
