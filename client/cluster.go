@@ -40,6 +40,18 @@ func (c *Client) Status(ctx context.Context, endpoint string) (*tmv1.GetClusterS
 		})
 }
 
+// StateDigest asks the node at endpoint for a digest of its replicated
+// state and the applied index it was taken at: nodes at the same index must
+// report the same digest. It costs the node CPU in proportion to its state
+// (cached for up to a second): compare replicas with it, don't poll it.
+func (c *Client) StateDigest(ctx context.Context, endpoint string) (index uint64, digest string, err error) {
+	st, err := clusterCall(ctx, c, policy{pinned: endpoint}, false,
+		func(ctx context.Context, cs tmv1.ClusterServiceClient) (*tmv1.GetClusterStatusResponse, error) {
+			return cs.GetClusterStatus(ctx, &tmv1.GetClusterStatusRequest{IncludeStateDigest: true})
+		})
+	return st.GetStateDigestIndex(), st.GetStateDigest(), err
+}
+
 // RegisterParticipant registers name at the gRPC dial target, or
 // re-targets it (the new target must serve the same 2PC store), and
 // returns the registration. Idempotent.

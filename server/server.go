@@ -31,6 +31,7 @@ type Server struct {
 
 	acked   *broadcast // fires after each applied acknowledgement batch
 	metrics *metrics
+	digest  digestCache
 
 	mu   sync.Mutex
 	lead *leadership   // nil unless this node leads
