@@ -146,11 +146,9 @@ func (l *leadership) drive(d *driver) {
 // failure cancels the prepares still in flight: the decision is ABORT.
 func (l *leadership) prepareAll(p plan) ([]*tmv1.Branch, tmlogv1.Outcome, string) {
 	s := l.s
-	callDeadline := p.deadline
-	if capAt := s.cfg.Now().Add(s.cfg.PrepareTimeout); capAt.Before(callDeadline) {
-		callDeadline = capAt
-	}
-	ctx, cancel := context.WithDeadline(l.ctx, callDeadline)
+	// A duration on the leader's clock (cfg.Now), so the prepares' deadline
+	// agrees with the transaction's deadline whatever that clock says.
+	ctx, cancel := context.WithTimeout(l.ctx, min(p.deadline.Sub(s.cfg.Now()), s.cfg.PrepareTimeout))
 	defer cancel()
 	endpoints := s.coordinatorEndpoints()
 	clusterID := s.fsm.ClusterID()

@@ -81,6 +81,34 @@ func retryOnNewLeader(t *testing.T, c *testCluster, req *tmv1.ExecuteTransaction
 
 func TestLeaderKilledAfterPreparesSent(t *testing.T) {
 	c, a, b := twoParticipants(t)
+	leaderKilledAfterPrepares(t, c, a, b)
+}
+
+// Participants never compare the coordinator's clock with their own: with
+// the coordinators' clocks 3 s behind or ahead of the participants', a
+// transaction whose leader died after the prepares still ends aborted at
+// both within its timeout, the grace and an election.
+func TestParticipantClockSkew(t *testing.T) {
+	for _, skew := range []time.Duration{3 * time.Second, -3 * time.Second} {
+		t.Run("participant clock "+(-skew).String(), func(t *testing.T) {
+			c := newCluster(t, 3, func(cfg *Config) { cfg.Now = func() time.Time { return time.Now().Add(skew) } })
+			a, b := c.startParticipant("bank-a"), c.startParticipant("bank-b")
+			start := time.Now()
+			leaderKilledAfterPrepares(t, c, a, b)
+			if took, bound := time.Since(start), failoverTimeout+5*time.Second; took > bound {
+				t.Fatalf("branches settled after %v, want within %v", took, bound)
+			}
+			// Payments still commit on the skewed cluster.
+			r, err := c.tx(c.waitLeader()).ExecuteTransaction(ctxT(t, 10*time.Second), payment(""))
+			if err != nil || r.GetTransaction().GetState() != tmv1.TransactionState_TRANSACTION_STATE_COMMITTED {
+				t.Fatalf("payment on a skewed cluster: %v %v", r, err)
+			}
+		})
+	}
+}
+
+func leaderKilledAfterPrepares(t *testing.T, c *testCluster, a, b *testParticipant) {
+	t.Helper()
 	lead := c.waitLeader()
 	held := make(chan *tmv1.PrepareRequest, 1)
 	release := make(chan struct{})
