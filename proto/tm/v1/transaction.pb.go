@@ -163,7 +163,10 @@ type Branch struct {
 	State BranchState `protobuf:"varint,4,opt,name=state,proto3,enum=tm.v1.BranchState" json:"state,omitempty"`
 	// Output only: why it voted NO, or the last phase-two error.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Output only: phase-two attempts made by the current leader.
+	// Output only: phase-two attempts the current leader has made while its
+	// delivery to this branch is under way (0 once acknowledged, and after a
+	// leader change until the new leader tries); with reason, what an
+	// operator looks at for a participant that does not answer.
 	Attempts      uint32 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
