@@ -56,6 +56,16 @@ func keyReused(tx *tmv1.Transaction) error {
 		tmv1.MetaTxID, tx.GetTxId(), tmv1.MetaState, tx.GetState().String(), tmv1.MetaField, "idempotency_key")
 }
 
+// hasReason reports whether err is a status with this ErrorInfo reason.
+func hasReason(err error, reason string) bool {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reason {
+			return true
+		}
+	}
+	return false
+}
+
 // applyError maps a business rejection from Apply, or a proposal failure, to
 // a gRPC status. txID names the transaction concerned, if any.
 func applyError(txID string, err error, tx *tmv1.Transaction) error {

@@ -122,6 +122,9 @@ func (l *leadership) resolveRecorded(r raftlog.Record, req *tmv1.ResolveTransact
 		return resolved(r.Tx, req, left+s.cfg.ResolveGrace), nil
 	}
 	tx, err := l.proposeAbort(r, tmlogv1.DecideKind_DECIDE_KIND_RESOLVE, "deadline passed before a decision")
+	if hasReason(err, tmv1.ReasonTxTooOld) { // collected meanwhile
+		return nil, forgotten(r.Tx.GetTxId())
+	}
 	if err != nil {
 		return nil, err
 	}
