@@ -138,42 +138,58 @@ func (l *leadership) drive(d *driver) {
 		return
 	}
 	d.res = res
+	if res.Decided {
+		l.s.metrics.noteDecision(res.Tx, "driver")
+	}
 	l.phase2.start(res.Tx)
 }
 
 // prepareAll sends Prepare to every branch in parallel and returns the
 // branches with their votes, and the outcome to propose. The first NO or
-// failure cancels the prepares still in flight: the decision is ABORT.
+// failure cancels the prepares still in flight: the decision is ABORT. The
+// first branch is prepared on the driver's own goroutine, the others on one
+// goroutine each; what every request shares is built once.
 func (l *leadership) prepareAll(p plan) ([]*tmv1.Branch, tmlogv1.Outcome, string) {
 	s := l.s
+	now := s.cfg.Now()
 	// A duration on the leader's clock (cfg.Now), so the prepares' deadline
 	// agrees with the transaction's deadline whatever that clock says.
-	ctx, cancel := context.WithTimeout(l.ctx, min(p.deadline.Sub(s.cfg.Now()), s.cfg.PrepareTimeout))
+	ctx, cancel := context.WithTimeout(l.ctx, min(p.deadline.Sub(now), s.cfg.PrepareTimeout))
 	defer cancel()
-	endpoints := s.coordinatorEndpoints()
-	clusterID := s.fsm.ClusterID()
+	shared := &prepareShared{
+		deadline:  timestamppb.New(p.deadline),
+		endpoints: s.coordinatorEndpoints(),
+		clusterID: s.fsm.ClusterID(),
+		term:      l.term(),
+	}
 
 	out := make([]*tmv1.Branch, len(p.branches))
 	var mu sync.Mutex
 	reason := ""
+	prepare := func(nb *tmv1.Branch) {
+		state, why := s.prepareOne(ctx, p, nb, shared)
+		mu.Lock()
+		defer mu.Unlock()
+		nb.State, nb.Reason = state, why
+		if state != tmv1.BranchState_BRANCH_STATE_PREPARED && state != tmv1.BranchState_BRANCH_STATE_READ_ONLY {
+			if reason == "" {
+				reason = fmt.Sprintf("branch %s: %s", nb.GetBranchId(), why)
+			}
+			cancel()
+		}
+	}
 	var wg sync.WaitGroup
 	for i, b := range p.branches {
-		out[i] = &tmv1.Branch{BranchId: b.GetBranchId(), Participant: b.GetParticipant(), Payload: b.GetPayload(),
+		nb := &tmv1.Branch{BranchId: b.GetBranchId(), Participant: b.GetParticipant(), Payload: b.GetPayload(),
 			State: tmv1.BranchState_BRANCH_STATE_ENLISTED}
-		wg.Add(1)
-		go func(nb *tmv1.Branch) {
-			defer wg.Done()
-			state, why := s.prepareOne(ctx, p, nb, endpoints, clusterID, l.term())
-			mu.Lock()
-			defer mu.Unlock()
-			nb.State, nb.Reason = state, why
-			if state != tmv1.BranchState_BRANCH_STATE_PREPARED && state != tmv1.BranchState_BRANCH_STATE_READ_ONLY {
-				if reason == "" {
-					reason = fmt.Sprintf("branch %s: %s", nb.GetBranchId(), why)
-				}
-				cancel()
-			}
-		}(out[i])
+		out[i] = nb
+		if i > 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); prepare(nb) }()
+		}
+	}
+	if len(out) > 0 {
+		prepare(out[0])
 	}
 	wg.Wait()
 	if reason != "" {
@@ -182,10 +198,19 @@ func (l *leadership) prepareAll(p plan) ([]*tmv1.Branch, tmlogv1.Outcome, string
 	return out, tmlogv1.Outcome_OUTCOME_COMMIT, ""
 }
 
+// prepareShared is what every Prepare of one transaction carries alike. The
+// requests share its messages, which nobody modifies.
+type prepareShared struct {
+	deadline  *timestamppb.Timestamp
+	endpoints []string
+	clusterID string
+	term      uint64
+}
+
 // prepareOne asks one participant to prepare. A YES is PREPARED, READ_ONLY
 // is READ_ONLY, NO or VOTE_UNSPECIFIED is VOTED_NO; an RPC error leaves the
 // branch ENLISTED (the participant may still have voted YES: it gets Abort).
-func (s *Server) prepareOne(ctx context.Context, p plan, b *tmv1.Branch, endpoints []string, clusterID string, term uint64) (tmv1.BranchState, string) {
+func (s *Server) prepareOne(ctx context.Context, p plan, b *tmv1.Branch, sh *prepareShared) (tmv1.BranchState, string) {
 	client, err := s.participantClient(b.GetParticipant())
 	if err != nil {
 		return tmv1.BranchState_BRANCH_STATE_ENLISTED, err.Error()
@@ -194,14 +219,16 @@ func (s *Server) prepareOne(ctx context.Context, p plan, b *tmv1.Branch, endpoin
 		TxId:                 p.txID,
 		BranchId:             b.GetBranchId(),
 		Payload:              b.GetPayload(),
-		Deadline:             timestamppb.New(p.deadline),
-		CoordinatorEndpoints: endpoints,
-		Term:                 term,
+		Deadline:             sh.deadline,
+		CoordinatorEndpoints: sh.endpoints,
+		Term:                 sh.term,
 		ResolveAfter:         durationpb.New(p.deadline.Sub(s.cfg.Now())),
-		ClusterId:            clusterID,
+		ClusterId:            sh.clusterID,
 		Participant:          b.GetParticipant(),
 	}
+	sent := time.Now()
 	resp, err := client.Prepare(ctx, req)
+	s.metrics.prepareLatency.WithLabelValues(b.GetParticipant()).Observe(time.Since(sent).Seconds())
 	if err != nil {
 		return tmv1.BranchState_BRANCH_STATE_ENLISTED, "prepare failed: " + err.Error()
 	}

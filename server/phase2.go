@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -73,21 +74,36 @@ func (p *phase2) start(tx *tmv1.Transaction) {
 	p.active[tx.GetTxId()] = true
 	p.mu.Unlock()
 
-	var wg sync.WaitGroup
+	var pending []*tmv1.Branch
 	for _, b := range tx.GetBranches() {
-		if !needsPhaseTwo(tx.GetState(), b) {
-			continue
+		if needsPhaseTwo(tx.GetState(), b) {
+			pending = append(pending, b)
 		}
-		wg.Add(1)
-		p.l.go_(func() { defer wg.Done(); p.deliver(tx, b) })
 	}
-	p.l.go_(func() {
-		wg.Wait()
-		p.mu.Lock()
-		delete(p.active, tx.GetTxId())
-		delete(p.attempts, tx.GetTxId())
-		p.mu.Unlock()
-	})
+	// The last delivery to end clears the transaction: no goroutine waits.
+	var left atomic.Int32
+	left.Store(int32(len(pending)))
+	ended := func() {
+		if left.Add(-1) == 0 {
+			p.finish(tx.GetTxId())
+		}
+	}
+	if len(pending) == 0 {
+		p.finish(tx.GetTxId())
+	}
+	for _, b := range pending {
+		if !p.l.go_(func() { defer ended(); p.deliver(tx, b) }) {
+			ended()
+		}
+	}
+}
+
+// finish forgets the delivery of txID once every branch's delivery ended.
+func (p *phase2) finish(txID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.active, txID)
+	delete(p.attempts, txID)
 }
 
 // note records one delivery attempt of a branch and its error, if any.
@@ -142,6 +158,7 @@ func (p *phase2) deliver(tx *tmv1.Transaction, b *tmv1.Branch) {
 		case err == nil:
 			ack.State = tmv1.BranchState_BRANCH_STATE_ABORTED
 		case status.Code(err) == codes.FailedPrecondition:
+			s.metrics.hazards.WithLabelValues(b.GetParticipant()).Inc()
 			ack.State, ack.Reason = tmv1.BranchState_BRANCH_STATE_HEURISTIC_HAZARD, status.Convert(err).Message()
 			s.log.Error("HEURISTIC HAZARD: participant refused the decision", "tx_id", tx.GetTxId(),
 				"branch", b.GetBranchId(), "participant", b.GetParticipant(), "decision", tx.GetState().String(), "err", err)
@@ -149,6 +166,7 @@ func (p *phase2) deliver(tx *tmv1.Transaction, b *tmv1.Branch) {
 			if p.l.ctx.Err() != nil {
 				return
 			}
+			s.metrics.retries.WithLabelValues(b.GetParticipant()).Inc()
 			s.log.Debug("phase two retry", "tx_id", tx.GetTxId(), "branch", b.GetBranchId(), "attempt", attempt, "err", err)
 			if !sleep(p.l.ctx, jitter(backoff)) {
 				return
