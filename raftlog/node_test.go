@@ -203,6 +203,18 @@ func TestClusterReplicatesAndSurvivesLeaderLoss(t *testing.T) {
 		return n2.FSM().AppliedIndex() >= res.Index && n2.CommitIndex() >= res.Index
 	})
 
+	// Every node must hold the configuration that names all three before
+	// the leader goes: a node whose log still lacks "AddVoter n3" refuses
+	// n3's (pre-)vote, and the two survivors could not elect anyone. A
+	// barrier applied everywhere proves the earlier entries are there.
+	_, bIndex, err := n1.Barrier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "every node to apply the barrier", func() bool {
+		return n2.FSM().AppliedIndex() >= bIndex && n3.FSM().AppliedIndex() >= bIndex
+	})
+
 	// The leader goes: another is elected and still has the decision.
 	if err := n1.Shutdown(); err != nil {
 		t.Fatal(err)
