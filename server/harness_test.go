@@ -41,8 +41,28 @@ type testNode struct {
 
 type testCluster struct {
 	t     *testing.T
+	mu    sync.Mutex // guards nodes: workers read it while a test adds nodes
 	nodes []*testNode
 	cfg   func(*Config)
+}
+
+// node returns node i; all returns the nodes so far. Safe from any goroutine.
+func (c *testCluster) node(i int) *testNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i]
+}
+
+func (c *testCluster) all() []*testNode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*testNode(nil), c.nodes...)
+}
+
+func (c *testCluster) add(tn *testNode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nodes = append(c.nodes, tn)
 }
 
 // faultRaft lets a test intercept decision proposals on one node.
@@ -106,7 +126,7 @@ func newCluster(t *testing.T, n int, cfg func(*Config)) *testCluster {
 	c := &testCluster{t: t, cfg: cfg}
 	for i := 1; i <= n; i++ {
 		tn := &testNode{id: fmt.Sprintf("n%d", i), dir: t.TempDir(), raftAddr: freeAddr(t)}
-		c.nodes = append(c.nodes, tn)
+		c.add(tn)
 		c.start(tn, i == 1)
 		if i == 1 {
 			c.waitLeader()
@@ -180,10 +200,7 @@ func (c *testCluster) start(tn *testNode, bootstrap bool) {
 func (c *testCluster) kill(i int) {
 	tn := c.nodes[i]
 	c.crash(i)
-	if tn.srv != nil {
-		tn.srv.Close()
-		tn.srv = nil
-	}
+	tn.srv.Close() // idempotent; srv stays set for readers that raced the kill
 }
 
 // crash stops a node's gRPC server and Raft but not its Server, so it can
@@ -214,11 +231,11 @@ func (c *testCluster) stopAll() {
 }
 
 func (c *testCluster) tx(i int) tmv1.TransactionServiceClient {
-	return tmv1.NewTransactionServiceClient(c.nodes[i].conn)
+	return tmv1.NewTransactionServiceClient(c.node(i).conn)
 }
 
 func (c *testCluster) cluster(i int) tmv1.ClusterServiceClient {
-	return tmv1.NewClusterServiceClient(c.nodes[i].conn)
+	return tmv1.NewClusterServiceClient(c.node(i).conn)
 }
 
 // waitLeader waits until a live node leads and is ready, and returns its index.
@@ -226,7 +243,7 @@ func (c *testCluster) waitLeader() int {
 	c.t.Helper()
 	var idx int
 	eventually(c.t, 15*time.Second, func() bool {
-		for i, tn := range c.nodes {
+		for i, tn := range c.all() {
 			if tn.isDown() {
 				continue
 			}
@@ -253,7 +270,7 @@ func (tn *testNode) isDown() bool {
 // follower returns the index of a live node that does not lead.
 func (c *testCluster) follower() int {
 	lead := c.waitLeader()
-	for i, tn := range c.nodes {
+	for i, tn := range c.all() {
 		if i != lead && !tn.isDown() {
 			return i
 		}
@@ -265,10 +282,10 @@ func (c *testCluster) follower() int {
 // waitApplied waits until every live node applied the leader's last index.
 func (c *testCluster) waitApplied() {
 	c.t.Helper()
-	lead := c.nodes[c.waitLeader()]
+	lead := c.node(c.waitLeader())
 	target := lead.node.FSM().AppliedIndex()
 	eventually(c.t, 10*time.Second, func() bool {
-		for _, tn := range c.nodes {
+		for _, tn := range c.all() {
 			if !tn.isDown() && tn.node.FSM().AppliedIndex() < target {
 				return false
 			}

@@ -16,11 +16,12 @@ import (
 // addNode starts one more node and adds it to the cluster.
 func (c *testCluster) addNode() int {
 	c.t.Helper()
-	tn := &testNode{id: fmt.Sprintf("n%d", len(c.nodes)+1), dir: c.t.TempDir(), raftAddr: freeAddr(c.t)}
-	c.nodes = append(c.nodes, tn)
-	c.start(tn, false)
+	n := len(c.all())
+	tn := &testNode{id: fmt.Sprintf("n%d", n+1), dir: c.t.TempDir(), raftAddr: freeAddr(c.t)}
+	c.start(tn, false) // before it is listed: workers only see started nodes
+	c.add(tn)
 	c.addMember(tn)
-	return len(c.nodes) - 1
+	return n
 }
 
 func (c *testCluster) voters(i int) []string {

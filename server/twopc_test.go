@@ -330,17 +330,21 @@ func TestDriverRepliesAppliedAbortWhenResolveAbortWonTheRace(t *testing.T) {
 }
 
 func TestLostApplyResultIsOutcomeUnknownAndRetryGetsFinalOutcome(t *testing.T) {
-	c, a, b := twoParticipants(t)
+	// A slow reaper: the applied COMMIT is delivered by the reaper's sweep
+	// (as it must be), but not in the instant the driver reports the lost
+	// result, so a Commit sent by the driver itself cannot hide behind it.
+	c := newCluster(t, 3, func(cfg *Config) { cfg.ReaperInterval = 2 * time.Second })
+	a, b := c.startParticipant("bank-a"), c.startParticipant("bank-b")
 	lead := c.waitLeader()
 	ln := c.nodes[lead]
-	var sentCommit sync.Mutex
-	commits := 0
+	var mu sync.Mutex
+	var commitsAt []time.Time
 	for _, p := range []*testParticipant{a, b} {
 		p.setGate(func(method string, _ any) error {
 			if method == tmv1.ParticipantService_Commit_FullMethodName {
-				sentCommit.Lock()
-				commits++
-				sentCommit.Unlock()
+				mu.Lock()
+				commitsAt = append(commitsAt, time.Now())
+				mu.Unlock()
 			}
 			return nil
 		})
@@ -353,17 +357,20 @@ func TestLostApplyResultIsOutcomeUnknownAndRetryGetsFinalOutcome(t *testing.T) {
 	req := &tmv1.ExecuteTransactionRequest{
 		Branches: []*tmv1.Branch{branch("d", "bank-a", "-5"), branch("c", "bank-b", "+5")}, IdempotencyKey: "k-unknown"}
 	_, err := c.tx(lead).ExecuteTransaction(ctx, req)
+	replied := time.Now()
 	if status.Code(err) != codes.Unavailable || reasonOf(err) != tmv1.ReasonOutcomeUnknown {
 		t.Fatalf("got %v, want UNAVAILABLE OUTCOME_UNKNOWN", err)
 	}
 	if id := metaOf(err)[tmv1.MetaTxID]; id == "" {
 		t.Fatalf("OUTCOME_UNKNOWN without tx_id: %v", err)
 	}
-	sentCommit.Lock()
-	if commits != 0 {
-		t.Fatalf("%d Commit messages sent after a lost Apply result", commits)
+	mu.Lock()
+	for _, at := range commitsAt {
+		if at.Before(replied) {
+			t.Fatalf("a Commit reached a participant before the lost-result reply: the driver acted on its proposal")
+		}
 	}
-	sentCommit.Unlock()
+	mu.Unlock()
 	r, err := c.tx(lead).ExecuteTransaction(ctx, req)
 	if err != nil {
 		t.Fatal(err)
