@@ -14,9 +14,13 @@ import (
 // seconds, in both modes and with the raw Raft baseline, and checks that it
 // committed transactions and printed sane figures.
 func TestSmoke(t *testing.T) {
+	// One level per mode, long enough that a slow moment of a loaded
+	// machine under -race does not empty it; 1 s Raft timeouts make a
+	// spurious election (which would stall a window) less likely.
 	o, err := parseFlags([]string{
-		"--mode", "execute,interactive", "--concurrency", "1,4", "--duration", "700ms", "--warmup", "200ms",
+		"--mode", "execute,interactive", "--concurrency", "4", "--duration", "1500ms", "--warmup", "300ms",
 		"--baseline", "raft", "--json", "--progress=false", "--data-dir", t.TempDir(),
+		"--raft-heartbeat-timeout", "1s", "--raft-election-timeout", "1s",
 	}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +35,7 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json output does not parse: %v\n%s", err, out.String())
 	}
-	if got, want := len(rep.Levels), 6; got != want { // 2 levels × (2 modes + raft)
+	if got, want := len(rep.Levels), 3; got != want { // 2 modes + raft
 		t.Fatalf("%d levels reported, want %d", got, want)
 	}
 	for _, l := range rep.Levels {
@@ -77,8 +81,10 @@ func checkLevel(t *testing.T, l levelResult) {
 	}
 	// execute: the decision, plus a share of ack batches; interactive:
 	// Begin, 2 Enlists, Prepare, the decision, plus acks; raft: one entry.
+	// The windows are short, so acks spilling over from the level before
+	// (and the leader's own entries) weigh on few transactions: loose bounds.
 	lo, hi := map[string]float64{modeExecute: 0.9, modeInteractive: 4.5, modeRaft: 0.9}[l.Mode],
-		map[string]float64{modeExecute: 3, modeInteractive: 7.5, modeRaft: 1.6}[l.Mode]
+		map[string]float64{modeExecute: 4, modeInteractive: 12, modeRaft: 2}[l.Mode]
 	if l.EntriesPerTx < lo || l.EntriesPerTx > hi {
 		t.Errorf("%s: %.2f Raft entries per transaction, want %.1f to %.1f", name, l.EntriesPerTx, lo, hi)
 	}
