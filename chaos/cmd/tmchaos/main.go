@@ -48,7 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (chaos.Config, error) {
 	fs.Int64Var(&cfg.InitialBalance, "initial-balance", 1000, "each account's initial balance")
 	fs.DurationVar(&cfg.TxTimeout, "tx-timeout", 4*time.Second, "each transfer's transaction timeout")
 	fs.DurationVar(&cfg.FaultGapMin, "fault-gap-min", 500*time.Millisecond, "least quiet time between faults")
-	fs.DurationVar(&cfg.FaultGapMax, "fault-gap-max", 3*time.Second, "most quiet time between faults")
+	fs.DurationVar(&cfg.FaultGapMax, "fault-gap-max", 2*time.Second, "most quiet time between faults")
 	fs.DurationVar(&cfg.QuiesceTimeout, "quiesce-timeout", 90*time.Second, "bound on the wait for quiescence at the end")
 	fs.StringVar(&faults, "faults", "", "comma-separated fault kinds to draw from (default all: "+kindList()+")")
 	fs.BoolVar(&cfg.KeepData, "keep-data", false, "keep the data dirs even when every check passes")
