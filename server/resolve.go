@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"context"
 	"time"
 
@@ -99,7 +100,7 @@ func (l *leadership) resolve(ctx context.Context, req *tmv1.ResolveTransactionRe
 			return nil, outcomeUnknown(txID, err)
 		}
 		if res.Err != nil {
-			if res.Err == raftlog.ErrTxTooOld {
+			if errors.Is(res.Err, raftlog.ErrTxTooOld) {
 				return nil, forgotten(txID)
 			}
 			return nil, applyError(txID, res.Err, res.Tx)
