@@ -1,8 +1,8 @@
 package server
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"time"
 
 	"google.golang.org/grpc/codes"
