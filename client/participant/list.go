@@ -3,6 +3,7 @@ package participant
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 
 	"go.etcd.io/bbolt"
 )
@@ -62,4 +63,38 @@ func (b BranchInfo) key() []byte { return branchKey(b.TxID, b.BranchID) }
 func (r *record) info() BranchInfo {
 	return BranchInfo{TxID: r.TxID, BranchID: r.BranchID, Participant: r.Participant,
 		Payload: r.Payload, State: r.State, Reason: r.Reason}
+}
+
+// MaxBranchesOf is how many tx ids one BranchesOf call takes.
+const MaxBranchesOf = 1000
+
+// BranchesOf returns the branch records of the given transactions, grouped
+// by tx id in the order given and, within one, in branch id order, read in
+// one bbolt transaction. An id the kit does not know (or has purged) adds
+// nothing; an id repeated is listed once. At most MaxBranchesOf ids.
+func (k *Kit) BranchesOf(txIDs []string) ([]BranchInfo, error) {
+	if len(txIDs) > MaxBranchesOf {
+		return nil, fmt.Errorf("participant: BranchesOf: %d tx ids, at most %d", len(txIDs), MaxBranchesOf)
+	}
+	var out []BranchInfo
+	err := k.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketBranches).Cursor()
+		seen := make(map[string]bool, len(txIDs))
+		for _, id := range txIDs {
+			if seen[id] || !validID(id) {
+				continue
+			}
+			seen[id] = true
+			prefix := branchKey(id, "")
+			for key, v := c.Seek(prefix); key != nil && bytes.HasPrefix(key, prefix); key, v = c.Next() {
+				rec, err := decodeRecord(key, v)
+				if err != nil {
+					return err
+				}
+				out = append(out, rec.info())
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -105,3 +105,31 @@ func TestListBranchesPages(t *testing.T) {
 		t.Errorf("bad token: %v", err)
 	}
 }
+
+// BranchesOf reads the named transactions only: grouped in the order
+// given, none of a tx whose id merely starts with a named one, nothing for
+// an unknown id, a repeated id once; too many ids is an error.
+func TestBranchesOf(t *testing.T) {
+	t.Parallel()
+	k := openKit(t, Config{})
+	c := serveKit(t, k)
+	for _, tx := range []string{"tx1", "tx10", "tx2"} {
+		for _, b := range []string{"b", "a"} {
+			mustPrepare(t, c, prepareReq(tx, b, "pay"), tmv1.Vote_VOTE_YES)
+		}
+	}
+	infos, err := k.BranchesOf([]string{"tx2", "nope", "tx1", "tx2", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range infos {
+		got = append(got, b.TxID+"/"+b.BranchID)
+	}
+	if want := "[tx2/a tx2/b tx1/a tx1/b]"; fmt.Sprint(got) != want {
+		t.Errorf("BranchesOf listed %v, want %s", got, want)
+	}
+	if _, err := k.BranchesOf(make([]string, MaxBranchesOf+1)); err == nil {
+		t.Errorf("BranchesOf took %d ids", MaxBranchesOf+1)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"go.etcd.io/bbolt"
@@ -46,14 +47,27 @@ func (s *ledgerService) GetLedger(context.Context, *bankv1.GetLedgerRequest) (*b
 }
 
 // ListBranches pages through the branches the bank voted on, in (tx_id,
-// branch_id) order. Tombstones (aborts of branches never prepared here) are
+// branch_id) order, or lists those of the transactions in tx_ids. Tombstones (aborts of branches never prepared here) are
 // left out, so a page may hold fewer than page_size branches; read-only
 // branches (amount 0) have outcome UNSPECIFIED.
 func (s *ledgerService) ListBranches(_ context.Context, req *bankv1.ListBranchesRequest) (*bankv1.ListBranchesResponse, error) {
 	if req.GetPageSize() < 0 {
 		return nil, invalidArgument("page_size", "page_size must not be negative")
 	}
-	infos, next, err := s.kit.ListBranches(req.GetPageToken(), int(req.GetPageSize()))
+	var infos []participant.BranchInfo
+	var next string
+	var err error
+	if ids := req.GetTxIds(); len(ids) > 0 {
+		switch {
+		case len(ids) > participant.MaxBranchesOf:
+			return nil, invalidArgument("tx_ids", fmt.Sprintf("%d tx_ids, at most %d", len(ids), participant.MaxBranchesOf))
+		case req.GetPageSize() != 0 || req.GetPageToken() != "":
+			return nil, invalidArgument("tx_ids", "tx_ids lists in one response: leave page_size and page_token unset")
+		}
+		infos, err = s.kit.BranchesOf(ids)
+	} else {
+		infos, next, err = s.kit.ListBranches(req.GetPageToken(), int(req.GetPageSize()))
+	}
 	if errors.Is(err, participant.ErrBadPageToken) {
 		return nil, invalidArgument("page_token", "unknown page_token")
 	}

@@ -11,9 +11,11 @@ import (
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	bankv1 "github.com/tmcluster/tmcluster/proto/bank/v1"
@@ -155,6 +157,30 @@ func TestBankdOverGRPC(t *testing.T) {
 	for i, r := range got {
 		if s := fmt.Sprintf("%s/%s %s %d %v", r.TxId, r.BranchId, r.Account, r.Amount, r.Outcome); i >= len(want) || s != want[i] {
 			t.Errorf("branch %d = %s", i, s)
+		}
+	}
+	// tx_ids lists those transactions only, in the order asked.
+	byID, err := b.bank.ListBranches(context.Background(), &bankv1.ListBranchesRequest{TxIds: []string{"tx3", "tx9", "tx2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, r := range byID.Branches {
+		listed = append(listed, r.TxId+"/"+r.BranchId+" "+r.Outcome.String())
+	}
+	if fmt.Sprint(listed) != "[tx3/debit BRANCH_OUTCOME_PREPARED tx2/credit BRANCH_OUTCOME_COMMITTED tx2/debit BRANCH_OUTCOME_COMMITTED]" || byID.NextPageToken != "" {
+		t.Errorf("tx_ids [tx3 tx9 tx2] listed %v (next %q)", listed, byID.NextPageToken)
+	}
+	for name, req := range map[string]*bankv1.ListBranchesRequest{
+		"tx_ids with a page token": {TxIds: []string{"tx2"}, PageToken: "x"},
+		"tx_ids with a page size":  {TxIds: []string{"tx2"}, PageSize: 5},
+		"more than 1000 tx_ids":    {TxIds: make([]string, 1001)},
+		"negative page_size":       {PageSize: -1},
+		"malformed page token":     {PageToken: "!!"},
+	} {
+		_, err := b.bank.ListBranches(context.Background(), req)
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
 		}
 	}
 	checkHealthAndReflection(t, b.conn)

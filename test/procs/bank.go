@@ -153,6 +153,27 @@ func (b *Bank) Branches(ctx context.Context) ([]*bankv1.BranchRecord, error) {
 	}
 }
 
+// BranchesOf returns the branches the bank knows of the given
+// transactions (ListBranches with tx_ids, 1000 ids a call).
+func (b *Bank) BranchesOf(ctx context.Context, txIDs []string) ([]*bankv1.BranchRecord, error) {
+	conn, err := b.dial()
+	if err != nil {
+		return nil, err
+	}
+	bc := bankv1.NewBankServiceClient(conn)
+	var out []*bankv1.BranchRecord
+	for ids := range slices.Chunk(txIDs, 1000) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := bc.ListBranches(cctx, &bankv1.ListBranchesRequest{TxIds: ids})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%s: ListBranches: %w", b.Name(), err)
+		}
+		out = append(out, resp.GetBranches()...)
+	}
+	return out, nil
+}
+
 // Total returns the sum of a ledger's balances.
 func Total(l *bankv1.GetLedgerResponse) int64 {
 	var sum int64

@@ -234,8 +234,14 @@ func (x *GetLedgerResponse) GetAbortedBranches() int64 {
 type ListBranchesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many (default 1000).
-	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// When set, only the branches of these transactions (at most 1000 ids),
+	// grouped by tx id in the order given, all in one response: page_size and
+	// page_token must then be unset. An id the bank does not know lists
+	// nothing. The chaos checker uses it to look at the transactions of the
+	// last few seconds without reading the whole history.
+	TxIds         []string `protobuf:"bytes,3,rep,name=tx_ids,json=txIds,proto3" json:"tx_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,6 +288,13 @@ func (x *ListBranchesRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListBranchesRequest) GetTxIds() []string {
+	if x != nil {
+		return x.TxIds
+	}
+	return nil
 }
 
 type BranchRecord struct {
@@ -425,11 +438,12 @@ const file_bank_v1_bank_proto_rawDesc = "" +
 	"\baccounts\x18\x01 \x03(\v2\x10.bank.v1.AccountR\baccounts\x12)\n" +
 	"\x10pending_branches\x18\x02 \x01(\x03R\x0fpendingBranches\x12-\n" +
 	"\x12committed_branches\x18\x03 \x01(\x03R\x11committedBranches\x12)\n" +
-	"\x10aborted_branches\x18\x04 \x01(\x03R\x0fabortedBranches\"Q\n" +
+	"\x10aborted_branches\x18\x04 \x01(\x03R\x0fabortedBranches\"h\n" +
 	"\x13ListBranchesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\xa4\x01\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x15\n" +
+	"\x06tx_ids\x18\x03 \x03(\tR\x05txIds\"\xa4\x01\n" +
 	"\fBranchRecord\x12\x13\n" +
 	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x12\x1b\n" +
 	"\tbranch_id\x18\x02 \x01(\tR\bbranchId\x12\x18\n" +
