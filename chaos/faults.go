@@ -52,6 +52,11 @@ type FaultEvent struct {
 	Error string `json:"error,omitempty"`
 	// Problems are what the check after the heal found.
 	Problems []string `json:"problems,omitempty"`
+	// Checked is how many transactions the check read at the banks, and
+	// CheckTook how long the whole check took (the wait for a transfer to
+	// get an outcome included).
+	Checked   int           `json:"checked"`
+	CheckTook time.Duration `json:"check_took"`
 }
 
 // faultPlan is a fault's random choices, drawn before it starts so that the

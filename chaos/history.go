@@ -114,6 +114,14 @@ func (h *History) Ops() []*Op {
 	return out
 }
 
+// Since returns the operations recorded after the first mark ones, in the
+// order they ended, and the mark to pass next time.
+func (h *History) Since(mark int) ([]*Op, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.ops[min(mark, len(h.ops)):]), len(h.ops)
+}
+
 // Close flushes and closes the file, and reports any write error.
 func (h *History) Close() error {
 	h.mu.Lock()

@@ -54,9 +54,19 @@ type bankView map[string][]bankBranch
 
 // readBanks lists every bank's branches (ListBranches, paged).
 func readBanks(ctx context.Context, banks []*procs.Bank) (bankView, error) {
+	return collectBanks(banks, func(b *procs.Bank) ([]*bankv1.BranchRecord, error) { return b.Branches(ctx) })
+}
+
+// readBanksOf reads every bank's branches of the given transactions only.
+func readBanksOf(ctx context.Context, banks []*procs.Bank, txIDs []string) (bankView, error) {
+	return collectBanks(banks, func(b *procs.Bank) ([]*bankv1.BranchRecord, error) { return b.BranchesOf(ctx, txIDs) })
+}
+
+// collectBanks builds a view from what read returns for each bank.
+func collectBanks(banks []*procs.Bank, read func(*procs.Bank) ([]*bankv1.BranchRecord, error)) (bankView, error) {
 	view := bankView{}
 	for _, b := range banks {
-		brs, err := b.Branches(ctx)
+		brs, err := read(b)
 		if err != nil {
 			return nil, err
 		}
