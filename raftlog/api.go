@@ -12,14 +12,19 @@ import (
 type Result struct {
 	// Term and Index of the log entry.
 	Term, Index uint64
-	// Tx is a deep copy of the command's transaction record after the entry;
-	// nil when the command names no transaction or none is recorded.
+	// Tx is the command's transaction record after the entry; nil when the
+	// command names no transaction or none is recorded.
 	Tx *tmv1.Transaction
 	// Decided is true when this very entry wrote Tx's decision.
 	Decided bool
-	// Bound is a deep copy of the transaction the command's idempotency key is
-	// bound to after the entry, nil when the command carries no key or the key
-	// is unbound. BoundFingerprint is the binding's request fingerprint.
+	// Bound is the transaction the command's idempotency key is bound to
+	// after the entry, nil when the command carries no key or the key is
+	// unbound. BoundFingerprint is the binding's request fingerprint.
+	//
+	// Tx, Bound and BoundFingerprint are the FSM's stored messages, shared,
+	// not copies: they never change (a later entry that changes the record
+	// stores a new one), and the caller must not change them either. Clone
+	// before modifying.
 	Bound            *tmv1.Transaction
 	BoundFingerprint []byte
 	// Err is a business rejection (ErrTxTooOld, ErrNotActive, ...); state was

@@ -3,6 +3,7 @@ package raftlog
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
@@ -31,6 +32,7 @@ type FSM struct {
 	mu      sync.RWMutex
 	st      *state
 	applied uint64
+	dir     atomic.Pointer[directory] // derived from st, read without mu
 	watch   watchers
 	// restoreIndex is the index of the snapshot the next Restore reads, when
 	// the Node knows it (see indexingSnapshotStore); 0 when unknown.
@@ -51,9 +53,11 @@ type state struct {
 	clusterID    string
 
 	// touched lists the records the entry being applied created or
-	// changed, for watchers; it is not state (never snapshotted) and is
-	// reset by every apply.
+	// changed, for watchers, and cloned those it has copied (see
+	// mutableTx); neither is state (never snapshotted), both are reset by
+	// every apply.
 	touched []string
+	cloned  map[string]bool
 }
 
 // touch notes that the current entry created or changed record id.
@@ -66,6 +70,7 @@ func newState() *state {
 		participants: make(map[string]*tmv1.Participant),
 		removed:      make(map[string]*tmlogv1.RemovedParticipant),
 		nodes:        make(map[string]*tmlogv1.NodeAddress),
+		cloned:       make(map[string]bool),
 	}
 }
 
@@ -99,7 +104,9 @@ var appliers = map[tmlogv1.CommandType]applyFunc{
 
 // NewFSM returns an empty FSM: no records, no participants, gc floor 0.
 func NewFSM() *FSM {
-	return &FSM{st: newState()}
+	f := &FSM{st: newState()}
+	f.refreshDirectory()
+	return f
 }
 
 // Apply implements raft.FSM. hashicorp/raft calls it from its FSM goroutine
@@ -142,7 +149,11 @@ func (f *FSM) ApplyCommand(term, index uint64, data []byte) Result {
 		panic(fmt.Errorf("raftlog: apply entry %d: %w: no applier for %v", index, ErrCorruptCommand, cmd.GetType()))
 	}
 	f.st.touched = f.st.touched[:0]
+	clear(f.st.cloned)
 	res := apply(f.st, e, body)
+	if directoryChanges[cmd.GetType()] {
+		f.refreshDirectory()
+	}
 	f.watch.publish(f.st)
 	return res
 }

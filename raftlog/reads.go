@@ -154,13 +154,6 @@ func (f *FSM) GCFloor() uint64 {
 	return f.st.gcFloor
 }
 
-// ClusterID returns the cluster id fixed by the first INIT_CLUSTER, or "".
-func (f *FSM) ClusterID() string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.st.clusterID
-}
-
 // AppliedIndex returns the index of the last entry applied, or of the
 // snapshot restored since, when its index is known (a snapshot restored by a
 // Node; a bare Restore keeps the previous value). Entries

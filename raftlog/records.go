@@ -16,10 +16,15 @@ import (
 
 // mutableTx replaces the stored record of id by a clone and returns the
 // clone, which the current apply may change freely: nobody else has seen it.
-// The record must exist.
+// A record is cloned once per apply, so an entry acknowledging both branches
+// of a transaction copies it once. The record must exist.
 func (s *state) mutableTx(id string) *tmlogv1.TxRecord {
+	if s.cloned[id] {
+		return s.txs[id]
+	}
 	rec := proto.Clone(s.txs[id]).(*tmlogv1.TxRecord)
 	s.txs[id] = rec
+	s.cloned[id] = true
 	s.touch(id)
 	return rec
 }
@@ -55,17 +60,21 @@ func (s *state) result(e entry, key string) Result {
 	r := Result{Term: e.term, Index: e.index}
 	if b, ok := s.keys[key]; key != "" && ok {
 		if rec, ok := s.txs[b.GetTxId()]; ok {
-			r.Bound = proto.Clone(rec.GetTx()).(*tmv1.Transaction)
+			r.Bound = rec.GetTx()
 		}
-		r.BoundFingerprint = bytes.Clone(b.GetFingerprint())
+		r.BoundFingerprint = b.GetFingerprint()
 	}
 	return r
 }
 
-// txResult is result with a deep copy of rec's transaction.
+// txResult is result with rec's transaction. It is the stored message,
+// not a copy: stored messages never change once their apply returned
+// (copy-on-write), and every replica applies every entry although only the
+// leader's proposer reads the result, so a copy here would be paid three
+// times for nothing.
 func (s *state) txResult(e entry, rec *tmlogv1.TxRecord, key string) Result {
 	r := s.result(e, key)
-	r.Tx = proto.Clone(rec.GetTx()).(*tmv1.Transaction)
+	r.Tx = rec.GetTx()
 	return r
 }
 

@@ -152,6 +152,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st = st
+	f.refreshDirectory()
 	if f.restoreIndex != 0 {
 		f.applied, f.restoreIndex = f.restoreIndex, 0
 	}

@@ -158,7 +158,7 @@ func (l *leadership) prepareAll(p plan) ([]*tmv1.Branch, tmlogv1.Outcome, string
 	defer cancel()
 	shared := &prepareShared{
 		deadline:  timestamppb.New(p.deadline),
-		endpoints: s.coordinatorEndpoints(),
+		endpoints: s.fsm.CoordinatorEndpoints(),
 		clusterID: s.fsm.ClusterID(),
 		term:      l.term(),
 	}

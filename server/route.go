@@ -76,30 +76,17 @@ func forwardCtx(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, forwardedKey, "1")
 }
 
-// coordinatorEndpoints are the gRPC addresses of every node in the address
-// book, for participants in doubt.
-func (s *Server) coordinatorEndpoints() []string {
-	nodes := s.fsm.Nodes()
-	out := make([]string, 0, len(nodes))
-	for _, n := range nodes {
-		if n.GetGrpcAddress() != "" {
-			out = append(out, n.GetGrpcAddress())
-		}
-	}
-	return out
-}
-
 // participantClient returns a ParticipantService client for a registered
 // participant name.
 func (s *Server) participantClient(name string) (tmv1.ParticipantServiceClient, error) {
-	p, ok := s.fsm.Participant(name)
+	target, ok := s.fsm.ParticipantTarget(name)
 	if !ok {
 		// UNAVAILABLE, not FAILED_PRECONDITION: phase two must keep trying
 		// (the name may be registered again), never take this for the
 		// participant refusing the decision.
 		return nil, apiError(codes.Unavailable, tmv1.ReasonUnknownParticipant, "participant "+name+" is not registered")
 	}
-	c, err := s.participants.entry(p.GetTarget())
+	c, err := s.participants.entry(target)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func (s *Server) validateBranch(field string, b *tmv1.Branch) error {
 	if b.GetParticipant() == "" {
 		return invalidField(field+".participant", "required")
 	}
-	if _, ok := s.fsm.Participant(b.GetParticipant()); !ok {
+	if _, ok := s.fsm.ParticipantTarget(b.GetParticipant()); !ok {
 		return apiError(codes.InvalidArgument, tmv1.ReasonUnknownParticipant,
 			field+".participant: "+b.GetParticipant()+" is not a registered participant", tmv1.MetaField, field+".participant")
 	}
