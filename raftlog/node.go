@@ -108,7 +108,12 @@ func (n *Node) openStores(cfg Config, logger hclog.Logger) (raft.SnapshotStore, 
 	path := filepath.Join(cfg.DataDir, logFileName)
 	store, err := raftboltdb.New(raftboltdb.Options{
 		Path:        path,
-		BoltOptions: &bbolt.Options{Timeout: boltLockTimeout},
+		// The freelist is not written on each commit but rebuilt by a scan
+		// when the file is opened, as etcd's backend does: a Raft log
+		// truncated after every snapshot has a long freelist, and each
+		// append would write it again. The map freelist frees and
+		// allocates pages without sorting it.
+		BoltOptions: &bbolt.Options{Timeout: boltLockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 		NoSync:      false, // every append is fsynced: decisions must survive a crash
 	})
 	if err != nil {
