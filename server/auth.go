@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"runtime"
 	"slices"
 
 	"google.golang.org/grpc"
@@ -43,9 +44,21 @@ import (
 // other identity is checked like a first hop, so the mark grants nothing by
 // itself. Every node should be given the same --admin-identities.
 
+// ServerOptions are the options of the grpc.Server that Register
+// populates, besides the transport's (credentials) and message sizes: the
+// interceptor enforcing the rules above, and a fixed pool of stream
+// workers — without one gRPC starts a goroutine per call, whose stack then
+// grows, which on a loaded node cost about a tenth of the allocations per
+// payment (BENCHMARKS.md).
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.UnaryInterceptor()),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	}
+}
+
 // UnaryInterceptor returns the interceptor that enforces the rules above;
-// install it on the grpc.Server that Register populates
-// (grpc.ChainUnaryInterceptor(srv.UnaryInterceptor())).
+// ServerOptions installs it.
 func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if err := s.authorize(ctx, info.FullMethod, req); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime"
+	"runtime/debug"
 	rpprof "runtime/pprof"
 	"slices"
 	"time"
@@ -33,6 +34,7 @@ type env struct {
 // run sets up the cluster and participants, runs every level and writes the
 // report to stdout.
 func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
+	defer debug.SetGCPercent(debug.SetGCPercent(o.gcPercent))
 	stopPprof, err := servePprof(o.pprofAddr, stderr)
 	if err != nil {
 		return err

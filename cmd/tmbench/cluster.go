@@ -113,7 +113,7 @@ func (c *localCluster) startNode(id string, bootstrap bool, o *options) (*localN
 		lis.Close()
 		return nil, err
 	}
-	var opts []grpc.ServerOption
+	opts := n.srv.ServerOptions() // as cmd/tmd, less its TLS and size limits
 	if o.streamWorkers > 0 {
 		opts = append(opts, grpc.NumStreamWorkers(uint32(o.streamWorkers)))
 	}

@@ -39,6 +39,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tmcluster/tmcluster/server"
 )
 
 // options is the parsed command line.
@@ -64,6 +66,9 @@ type options struct {
 	streamWorkers uint
 	// ackBatchDelay is server.Config.AckBatchDelay for the in-process nodes.
 	ackBatchDelay time.Duration
+	// gcPercent is the process's GOGC: the in-process nodes', as cmd/tmd
+	// sets it, and with them the load generator's and the participants'.
+	gcPercent int
 }
 
 // participantSpec is one --participants entry: a registered name and the
@@ -104,7 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.raft.commit, "raft-commit-timeout", 0, "Raft commit timeout (in-process cluster; 0: raftlog's default)")
 	fs.IntVar(&o.raft.maxAppendEntries, "raft-max-append-entries", 0, "Raft MaxAppendEntries (in-process cluster; 0: raftlog's default)")
 	fs.DurationVar(&o.ackBatchDelay, "ack-batch-delay", 0, "server AckBatchDelay of the in-process nodes (0: server's default, as cmd/tmd)")
-	fs.UintVar(&o.streamWorkers, "grpc-stream-workers", 0, "grpc.NumStreamWorkers of the in-process nodes' gRPC servers (0: none, as cmd/tmd)")
+	fs.UintVar(&o.streamWorkers, "grpc-stream-workers", 0, "grpc.NumStreamWorkers of the in-process nodes' gRPC servers (0: GOMAXPROCS, as cmd/tmd)")
+	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "garbage collector target of the whole process, as cmd/tmd --gc-percent (Go's default is 100)")
 	fs.StringVar(&o.raft.batchApplyCh, "raft-batch-apply-ch", "", "true or false: Raft BatchApplyCh (in-process cluster; empty: raftlog's default)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tmcluster/tmcluster/server"
 )
 
 // report is everything one run measured, as --json prints it.
@@ -66,9 +68,9 @@ func newReport(o *options) *report {
 	}
 	t := o.raft
 	if t.commit != 0 || t.maxAppendEntries != 0 || t.batchApplyCh != "" || t.heartbeat != 500*time.Millisecond ||
-		t.election != 500*time.Millisecond || o.streamWorkers != 0 || o.ackBatchDelay != 0 {
-		s.RaftTuning = fmt.Sprintf("heartbeat=%v election=%v commit=%v max_append_entries=%d batch_apply_ch=%q grpc_stream_workers=%d ack_batch_delay=%v",
-			t.heartbeat, t.election, t.commit, t.maxAppendEntries, t.batchApplyCh, o.streamWorkers, o.ackBatchDelay)
+		t.election != 500*time.Millisecond || o.streamWorkers != 0 || o.ackBatchDelay != 0 || o.gcPercent != server.DefaultGCPercent {
+		s.RaftTuning = fmt.Sprintf("heartbeat=%v election=%v commit=%v max_append_entries=%d batch_apply_ch=%q grpc_stream_workers=%d ack_batch_delay=%v gc_percent=%d",
+			t.heartbeat, t.election, t.commit, t.maxAppendEntries, t.batchApplyCh, o.streamWorkers, o.ackBatchDelay, o.gcPercent)
 	}
 	return &report{
 		Started: time.Now().UTC(),

@@ -26,6 +26,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +48,7 @@ type options struct {
 	limits                                limits
 	metricsAddr                           string
 	pprof                                 bool
+	gcPercent                             int
 }
 
 // limits are the request limits of design.md's error model.
@@ -75,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.limits.maxOpen, "max-open-transactions", 100_000, "undecided transactions before new ones get RESOURCE_EXHAUSTED")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (off when empty)")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve /debug/pprof/ on --metrics-addr")
+	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "garbage collector target, as GOGC (Go's default is 100; negative: off)")
 	o.tls.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -126,6 +130,7 @@ func newLogger(format, level string) *slog.Logger {
 
 func run(o *options) error {
 	log := newLogger(o.logFormat, o.logLevel).With("node", o.id)
+	debug.SetGCPercent(o.gcPercent)
 	if err := claimDataDir(o.dataDir, o.id); err != nil {
 		return err
 	}
@@ -170,8 +175,8 @@ func run(o *options) error {
 	defer metricsStop()
 	// A request carries up to max-branches payloads of max-payload-bytes.
 	maxMsg := max(4<<20, o.limits.maxBranches*o.limits.maxPayloadBytes+1<<20)
-	gs := grpc.NewServer(append(tr.serverOptions(), grpc.MaxRecvMsgSize(maxMsg),
-		grpc.ChainUnaryInterceptor(srv.UnaryInterceptor()))...)
+	gs := grpc.NewServer(slices.Concat(tr.serverOptions(), []grpc.ServerOption{grpc.MaxRecvMsgSize(maxMsg)},
+		srv.ServerOptions())...)
 	srv.Register(gs)
 	srv.Start()
 	served := make(chan error, 1)
