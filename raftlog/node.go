@@ -107,7 +107,7 @@ func (n *Node) openStores(cfg Config, logger hclog.Logger) (raft.SnapshotStore, 
 	}
 	path := filepath.Join(cfg.DataDir, logFileName)
 	store, err := raftboltdb.New(raftboltdb.Options{
-		Path:        path,
+		Path: path,
 		// The freelist is not written on each commit but rebuilt by a scan
 		// when the file is opened, as etcd's backend does: a Raft log
 		// truncated after every snapshot has a long freelist, and each

@@ -60,8 +60,9 @@ func proposalError(err error) error {
 }
 
 // await waits for a Raft future, or for Raft to have shut down: hashicorp/raft
-// may drop futures queued at shutdown without answering them. In that case
-// the goroutine left waiting on the future stays blocked until exit, one per
+// drops futures queued at shutdown (in its buffered apply channel, or
+// between commit and the FSM) without answering them. In that case the
+// goroutine left waiting on the future stays blocked until exit, one per
 // such proposal.
 func (n *Node) await(f raft.Future) error {
 	done := make(chan error, 1)

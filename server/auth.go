@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"runtime"
 	"slices"
 
 	"google.golang.org/grpc"
@@ -43,19 +42,6 @@ import (
 // must carry its node id as CommonName. A call marked forwarded from any
 // other identity is checked like a first hop, so the mark grants nothing by
 // itself. Every node should be given the same --admin-identities.
-
-// ServerOptions are the options of the grpc.Server that Register
-// populates, besides the transport's (credentials) and message sizes: the
-// interceptor enforcing the rules above, and a fixed pool of stream
-// workers — without one gRPC starts a goroutine per call, whose stack then
-// grows, which on a loaded node cost about a tenth of the allocations per
-// payment (BENCHMARKS.md).
-func (s *Server) ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.UnaryInterceptor()),
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-	}
-}
 
 // UnaryInterceptor returns the interceptor that enforces the rules above;
 // ServerOptions installs it.

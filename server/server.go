@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -65,6 +66,19 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = newMetrics(s)
 	return s, nil
+}
+
+// ServerOptions are the options of the grpc.Server that Register
+// populates, besides the transport's (credentials) and message sizes: the
+// interceptor enforcing auth.go's rules, and a fixed pool of stream
+// workers — without one gRPC starts a goroutine per call, whose stack then
+// grows, which on a loaded node cost about a tenth of the allocations per
+// payment (BENCHMARKS.md).
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.UnaryInterceptor()),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	}
 }
 
 // Register puts TransactionService, ClusterService, health and reflection

@@ -125,18 +125,16 @@ func (c *localCluster) startNode(id string, bootstrap bool, o *options) (*localN
 }
 
 // raftConfig is the node configuration cmd/tmd builds from its default flags
-// (500 ms heartbeat and election timeouts, lease half the heartbeat, the rest
-// raftlog's defaults), with the tuning flags applied.
+// (500 ms heartbeat and election timeouts, a lease of the whole heartbeat,
+// the rest raftlog's defaults), with the tuning flags applied.
 func raftConfig(id, addr, dir string, bootstrap bool, t raftTuning, logs io.Writer) raftlog.Config {
 	cfg := raftlog.Config{
 		ID: id, RaftAddr: addr, DataDir: dir, Bootstrap: bootstrap,
-		HeartbeatTimeout: t.heartbeat, ElectionTimeout: t.election, LeaderLeaseTimeout: t.heartbeat / 2,
+		HeartbeatTimeout: t.heartbeat, ElectionTimeout: t.election, LeaderLeaseTimeout: t.heartbeat,
 		CommitTimeout: t.commit, MaxAppendEntries: t.maxAppendEntries,
 		LogOutput: logs, LogLevel: "warn",
 	}
-	if t.batchApplyCh != "" {
-		cfg.BatchApplyCh = t.batchApplyCh == "true"
-	}
+	cfg.UnbufferedApplyCh = t.batchApplyCh == "false"
 	return cfg
 }
 

@@ -111,7 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.ackBatchDelay, "ack-batch-delay", 0, "server AckBatchDelay of the in-process nodes (0: server's default, as cmd/tmd)")
 	fs.UintVar(&o.streamWorkers, "grpc-stream-workers", 0, "grpc.NumStreamWorkers of the in-process nodes' gRPC servers (0: GOMAXPROCS, as cmd/tmd)")
 	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "garbage collector target of the whole process, as cmd/tmd --gc-percent (Go's default is 100)")
-	fs.StringVar(&o.raft.batchApplyCh, "raft-batch-apply-ch", "", "true or false: Raft BatchApplyCh (in-process cluster; empty: raftlog's default)")
+	fs.StringVar(&o.raft.batchApplyCh, "raft-batch-apply-ch", "", "true or false: Raft BatchApplyCh (in-process cluster; empty: raftlog's default, true)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
