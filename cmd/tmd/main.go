@@ -49,6 +49,7 @@ type options struct {
 	metricsAddr                           string
 	pprof                                 bool
 	gcPercent                             int
+	keepGOGC                              bool // GOGC is set and --gc-percent was not given
 }
 
 // limits are the request limits of design.md's error model.
@@ -78,11 +79,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.limits.maxOpen, "max-open-transactions", 100_000, "undecided transactions before new ones get RESOURCE_EXHAUSTED")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (off when empty)")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve /debug/pprof/ on --metrics-addr")
-	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "garbage collector target, as GOGC (Go's default is 100; negative: off)")
+	fs.IntVar(&o.gcPercent, "gc-percent", server.DefaultGCPercent, "garbage collector target, as GOGC (Go's default is 100; negative: off); when not given, a GOGC in the environment wins")
 	o.tls.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.keepGOGC = os.Getenv("GOGC") != "" && !flagGiven(fs, "gc-percent")
 	if err := o.tls.check(); err != nil {
 		return nil, err
 	}
@@ -130,7 +132,9 @@ func newLogger(format, level string) *slog.Logger {
 
 func run(o *options) error {
 	log := newLogger(o.logFormat, o.logLevel).With("node", o.id)
-	debug.SetGCPercent(o.gcPercent)
+	if !o.keepGOGC {
+		debug.SetGCPercent(o.gcPercent)
+	}
 	if err := claimDataDir(o.dataDir, o.id); err != nil {
 		return err
 	}
@@ -234,4 +238,11 @@ func claimDataDir(dir, id string) error {
 		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
 	}
 	return nil
+}
+
+// flagGiven reports whether the command line set the flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
