@@ -112,11 +112,13 @@ func (in *injector) check(ctx context.Context, ev *FaultEvent, stop <-chan struc
 		}
 	}
 	ids := in.recentTxIDs()
+	ev.Checked = len(ids)
 	view, err := readBanksOf(ctx, in.e.banks, ids)
 	if err != nil {
 		report(CheckService, "cannot read the banks' branches: %v", err)
+		in.unsettled = ids // read them all again next time
+		return problems
 	}
-	ev.Checked = len(ids)
 	in.unsettled = in.unsettled[:0]
 	for _, txID := range sortedKeys(view) {
 		var committed, aborted []bankBranch
