@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tmcluster/tmcluster/test/testbin"
 )
 
 // The 90-second chaos run of `make test`: a fixed seed, so a failure
@@ -49,7 +51,7 @@ func TestChaos90s(t *testing.T) {
 		t.Skip("chaos tier: builds the binaries and runs processes for 90 s")
 	}
 	began := time.Now()
-	bin := buildBinaries(t)
+	bin := testbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), chaosBudget)
 	defer cancel()
 	res, err := Run(ctx, Config{BinDir: bin, ReportDir: reportDir(t), Duration: chaosDuration,

@@ -3,29 +3,11 @@ package chaos
 import (
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
-
-// buildBinaries builds tmd and bankd (without -race: the processes are the
-// system under test, not this test's code) into a temporary folder.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/tmcluster/tmcluster/cmd/tmd", "github.com/tmcluster/tmcluster/cmd/bankd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built tmd and bankd in %v", time.Since(start).Round(time.Millisecond))
-	return dir
-}
 
 // reportDir makes a report folder that outlives the test when it fails
 // (t.TempDir would delete the evidence), and is removed when it passes.

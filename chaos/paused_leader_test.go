@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tmcluster/tmcluster/test/testbin"
 )
 
 // Timing of the paused-leader test: a short transaction timeout (tmd's
@@ -31,7 +33,7 @@ func TestPausedLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos tier: builds the binaries and runs processes")
 	}
-	bin := buildBinaries(t)
+	bin := testbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg := Config{BinDir: bin, ReportDir: reportDir(t), Seed: 7, Banks: 2, Accounts: 10,

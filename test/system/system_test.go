@@ -6,9 +6,6 @@ package system_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/tmcluster/tmcluster/client"
 	"github.com/tmcluster/tmcluster/test/procs"
+	"github.com/tmcluster/tmcluster/test/testbin"
 )
 
 // The workload: bounded in count and time.
@@ -29,21 +27,6 @@ const (
 	txTimeout      = 3 * time.Second
 	testBudget     = 60 * time.Second // after the build
 )
-
-// buildBinaries builds tmd and bankd into a temporary folder.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/tmcluster/tmcluster/cmd/tmd", "github.com/tmcluster/tmcluster/cmd/bankd")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built tmd and bankd in %v", time.Since(start).Round(time.Millisecond))
-	return dir
-}
 
 // startCluster starts 3 tmd nodes and two banks from bin and registers the
 // banks.
@@ -116,7 +99,7 @@ func TestTransfersSurviveLeaderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("system test: builds the binaries and runs processes")
 	}
-	bin := buildBinaries(t)
+	bin := testbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testBudget)
 	defer cancel()
 	cl, c := startCluster(ctx, t, bin)
